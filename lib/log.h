@@ -1,0 +1,14 @@
+/* Progress logging: the engine reports through a sink the front-end chooses
+ * (stderr for the CLI, the job log for the worker). Thread-safe. */
+#ifndef KF_LOG_H
+#define KF_LOG_H
+
+typedef void (*kf_log_fn)(void *ctx, const char *line);
+
+/* Install the process-wide sink; NULL restores the default (stderr). */
+void kf_log_set_sink(kf_log_fn fn, void *ctx);
+/* Also silence the default sink (quiet mode). */
+void kf_log_set_quiet(int quiet);
+void kf_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

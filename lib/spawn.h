@@ -1,0 +1,30 @@
+/* Running child programs (go, git, credential helpers) with an argv array,
+ * never a shell; output captured, every child reaped. Thread-safe. */
+#ifndef KF_SPAWN_H
+#define KF_SPAWN_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "error.h"
+#include "log.h"
+
+struct kf_spawn {
+    const char *const *argv;    /* NULL-terminated; argv[0] searched in PATH when it has no '/' */
+    const char *const *envp;    /* NULL-terminated full child environment; NULL = inherit ours */
+    const char *cwd;            /* NULL = ours */
+    const void *stdin_data;     /* written to the child's stdin then closed; NULL = /dev/null */
+    size_t stdin_len;
+    struct kf_buf *out;         /* captures stdout up to its cap; NULL = discard */
+    struct kf_buf *errout;      /* captures stderr; NULL = discard; may be the same buf as out */
+    kf_log_fn line_fn;          /* optional: called with each output line as it arrives */
+    void *line_ctx;
+    const volatile int *cancel; /* polled: nonzero stops the child (TERM, then KILL) -> KF_ECANCELED */
+    int timeout_ms;             /* 0 = no limit; past it the child is killed -> KF_ENET */
+};
+
+/* Runs s->argv to completion. *exit_status gets the exit code, or 128+signal.
+ * Returns 0 when the child ran (whatever its exit status); an error when it
+ * could not be started, was canceled or timed out, or its output passed a cap. */
+int kf_spawn_run(const struct kf_spawn *s, int *exit_status, char *err) KF_MUST_CHECK;
+
+#endif
