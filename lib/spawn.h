@@ -22,6 +22,13 @@ struct kf_spawn {
     int timeout_ms;             /* 0 = no limit; past it the child is killed -> KF_ENET */
 };
 
+/* Runs s->argv to completion. The child gets its own process group (so a
+ * terminal's Ctrl-C reaches it only through cancel), default signal
+ * handling, and no descriptors of ours but 0, 1 and 2. line_fn runs in the
+ * calling thread, once per line of stdout or stderr, without the newline
+ * (lines over 64 KiB come in pieces). When the child has exited but a
+ * grandchild still holds its output open, that group is killed after 1 s.
+ * Safe to call from several threads at once. */
 /* Runs s->argv to completion. *exit_status gets the exit code, or 128+signal.
  * Returns 0 when the child ran (whatever its exit status); an error when it
  * could not be started, was canceled or timed out, or its output passed a cap. */

@@ -1,0 +1,14 @@
+/* The kofarm commands; each returns the process exit code (0, 1 error, 2 usage). */
+#ifndef KF_CLI_COMMANDS_H
+#define KF_CLI_COMMANDS_H
+
+#define KF_VERSION "0.1.0"
+
+int cmd_build(int argc, char **argv, int containerize);
+int cmd_login(int argc, char **argv);
+int cmd_base(int argc, char **argv);
+
+/* Set by SIGINT/SIGTERM; the engine polls it. */
+extern volatile int cli_cancel;
+
+#endif

@@ -1,0 +1,58 @@
+/* Shared between build.c (planning, publishing) and build_task.c (one
+ * platform image). Not part of the engine's public API. */
+#ifndef KF_BUILD_INTERNAL_H
+#define KF_BUILD_INTERNAL_H
+
+#include "base.h"
+#include "build.h"
+#include "gobuild.h"
+#include "image.h"
+#include "koconfig.h"
+#include "layer.h"
+#include "sink.h"
+
+#define KF_MAX_SINKS 3
+
+/* One import path being built. */
+struct kf_target {
+    const char *arg;                 /* as given (borrowed) */
+    struct kf_gopkg pkg;             /* from go list (empty for a prebuilt binary) */
+    char *importpath;                /* qualified, lowercase not applied */
+    char *app_path;                  /* "/ko-app/<name>" */
+    char *created_by;                /* "ko build ko://<importpath>" */
+    char *image_name;                /* REPO/NAME */
+    const struct kf_base *base;      /* borrowed from the plan's base cache */
+    size_t *sel;                     /* indices into base->entries to build */
+    size_t n_sel;
+    struct kf_layer kodata;
+    char **flags, **ldflags;         /* template-expanded */
+    size_t n_flags, n_ldflags;
+    const char *const *config_env;   /* borrowed from the .ko.yaml config */
+    size_t n_config_env;
+    struct kf_sink sinks[KF_MAX_SINKS];
+    size_t n_sinks;
+    /* results, one per selected platform */
+    struct kf_blob_desc *manifests;
+    char (*manifest_types)[128];
+    struct kf_build_platform_result *plats;
+    unsigned char **manifest_bytes;  /* kept for tagging a single image */
+};
+
+struct kf_plan {
+    const struct kf_build_opts *o;
+    struct kf_registry *reg;
+    char **go_env;                   /* clean environment for go */
+    char *tmpdir;                    /* binaries live here during the build */
+    struct kf_target *targets;
+    size_t n_targets;
+    volatile int failed;             /* set by the first failing task: others stop early */
+};
+
+/* Build and publish (by digest) the platform image sel[k] of target t. */
+int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char *err) KF_MUST_CHECK;
+/* Send one blob to every sink of t. */
+int kf_build_put_blob(struct kf_target *t, const char *digest, const void *data, size_t len, char *err) KF_MUST_CHECK;
+int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, const void *data, size_t len,
+                          char *err) KF_MUST_CHECK;
+
+#endif

@@ -1,0 +1,174 @@
+/* Parallel, deterministic gzip: independent deflate chunks joined by sync
+ * flushes (the pigz layout), their CRCs joined with crc32_combine. */
+#include "gzip.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define DICT_SIZE 32768
+#define MAX_THREADS 8
+#define MEM_LEVEL 9 /* vs 8: ~6% faster at level 1 for 0.2% more bytes on Go binaries */
+
+struct chunk {
+    const unsigned char *in; /* borrowed from the caller's data */
+    size_t in_len;
+    size_t dict_len;         /* bytes just before in that prime the window */
+    int last;
+    unsigned char *out;      /* owned, raw deflate */
+    size_t out_len;
+    unsigned long crc;
+    int rc;
+};
+
+struct job {
+    struct chunk *chunks;
+    size_t n;
+    int level;
+    atomic_size_t next;      /* next chunk to take */
+};
+
+static void deflate_chunk(struct chunk *c, int level)
+{
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    c->rc = KF_ENOMEM;
+    if (deflateInit2(&s, level, Z_DEFLATED, -15, MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK)
+        return;
+    if (c->dict_len && deflateSetDictionary(&s, c->in - c->dict_len, (uInt)c->dict_len) != Z_OK) {
+        c->rc = KF_EINTERNAL;
+        goto out;
+    }
+    size_t cap = deflateBound(&s, c->in_len) + 64; /* + the sync flush's empty stored block */
+    c->out = malloc(cap);
+    if (!c->out)
+        goto out;
+    s.next_in = (Bytef *)c->in;
+    s.avail_in = (uInt)c->in_len;
+    int flush = c->last ? Z_FINISH : Z_SYNC_FLUSH;
+    for (;;) {
+        s.next_out = c->out + s.total_out;
+        s.avail_out = (uInt)(cap - s.total_out);
+        int zr = deflate(&s, flush);
+        if (zr == Z_STREAM_END)
+            break;
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            c->rc = KF_EINTERNAL;
+            goto out;
+        }
+        if (!c->last && s.avail_in == 0 && s.avail_out > 0)
+            break;
+        unsigned char *bigger = realloc(c->out, cap * 2); /* never with deflateBound, kept for safety */
+        if (!bigger)
+            goto out;
+        c->out = bigger;
+        cap *= 2;
+    }
+    c->out_len = s.total_out;
+    c->crc = crc32(0, c->in, (uInt)c->in_len);
+    c->rc = KF_OK;
+out:
+    deflateEnd(&s);
+}
+
+static void *worker(void *arg)
+{
+    struct job *j = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&j->next, 1)) < j->n)
+        deflate_chunk(&j->chunks[i], j->level);
+    return NULL;
+}
+
+static int auto_threads(void)
+{
+    cpu_set_t set;
+    int n = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+}
+
+/* Run the job on up to `threads` threads, the caller's included. Thread
+ * creation failures just leave more work to the others. */
+static void run_job(struct job *j, int threads)
+{
+    pthread_t tids[MAX_THREADS];
+    int started = 0;
+    if ((size_t)threads > j->n)
+        threads = (int)j->n;
+    for (int t = 1; t < threads; t++)
+        if (pthread_create(&tids[started], NULL, worker, j) == 0)
+            started++;
+    worker(j);
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+}
+
+int kf_gzip_compress(const void *data, size_t len, int level, int threads, struct kf_buf *out, char *err)
+{
+    int rc;
+    if (level < 1 || level > 9)
+        return kf_fail(err, KF_EINVAL, "gzip: level %d not in 1..9", level);
+    if (threads <= 0)
+        threads = auto_threads();
+    if (threads > MAX_THREADS)
+        threads = MAX_THREADS;
+
+    const unsigned char *in = data;
+    struct job j = {.n = len == 0 ? 1 : (len - 1) / KF_GZIP_CHUNK + 1, .level = level};
+    atomic_init(&j.next, 0);
+    j.chunks = calloc(j.n, sizeof *j.chunks);
+    if (!j.chunks)
+        return kf_fail(err, KF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < j.n; i++) {
+        struct chunk *c = &j.chunks[i];
+        size_t off = i * KF_GZIP_CHUNK;
+        c->in = in + off;
+        c->in_len = len - off < KF_GZIP_CHUNK ? len - off : KF_GZIP_CHUNK;
+        c->dict_len = off < DICT_SIZE ? off : DICT_SIZE;
+        c->last = i == j.n - 1;
+    }
+    run_job(&j, threads);
+
+    size_t total = 18; /* 10-byte header, 8-byte trailer */
+    rc = KF_OK;
+    for (size_t i = 0; i < j.n && !rc; i++) {
+        rc = j.chunks[i].rc;
+        total += j.chunks[i].out_len;
+    }
+    if (rc) {
+        rc = kf_fail(err, rc, "gzip: deflate failed");
+        goto out;
+    }
+    rc = kf_buf_reserve(out, total);
+    if (rc) {
+        rc = kf_fail(err, rc, "gzip: output larger than %zu bytes", out->max);
+        goto out;
+    }
+    /* Magic, deflate, no flags, mtime 0, XFL as Go sets it, OS unknown. */
+    unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level == 9 ? 2 : level == 1 ? 4 : 0, 0xff};
+    unsigned long crc = crc32(0, NULL, 0);
+    rc = kf_buf_append(out, header, sizeof header);
+    for (size_t i = 0; i < j.n && !rc; i++) {
+        crc = i == 0 ? j.chunks[i].crc : crc32_combine(crc, j.chunks[i].crc, (z_off_t)j.chunks[i].in_len);
+        rc = kf_buf_append(out, j.chunks[i].out, j.chunks[i].out_len);
+    }
+    unsigned char trailer[8];
+    for (int b = 0; b < 4; b++) {
+        trailer[b] = (unsigned char)(crc >> (8 * b));
+        trailer[4 + b] = (unsigned char)((unsigned long long)len >> (8 * b)); /* ISIZE: len mod 2^32 */
+    }
+    if (!rc)
+        rc = kf_buf_append(out, trailer, sizeof trailer);
+    if (rc)
+        rc = kf_fail(err, rc, "gzip: output larger than %zu bytes", out->max);
+out:
+    for (size_t i = 0; i < j.n; i++)
+        free(j.chunks[i].out);
+    free(j.chunks);
+    return rc;
+}

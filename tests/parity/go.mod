@@ -1,0 +1,3 @@
+module kofarm.test/parity
+
+go 1.19
