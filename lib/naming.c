@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "digest.h"
+#include "tar.h"
 
 int kf_naming_parse(const char *s, enum kf_naming *out)
 {
@@ -30,49 +31,6 @@ const char *kf_naming_str(enum kf_naming n)
     return "md5";
 }
 
-/* Go's path.Clean on a slash path. */
-static char *path_clean(const char *p)
-{
-    size_t n = strlen(p);
-    int rooted = n > 0 && p[0] == '/';
-    char *out = malloc(n + 2);
-    if (!out)
-        return NULL;
-    size_t w = 0;
-    if (rooted)
-        out[w++] = '/';
-    size_t base = w; /* ".." may not back up past here */
-    for (size_t r = 0; r < n;) {
-        if (p[r] == '/') {
-            r++;
-        } else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
-            r++;
-        } else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/')) {
-            r += 2;
-            if (w > base) {
-                w--;
-                while (w > base && out[w] != '/')
-                    w--;
-            } else if (!rooted) {
-                if (w > 0)
-                    out[w++] = '/';
-                out[w++] = '.';
-                out[w++] = '.';
-                base = w;
-            }
-        } else {
-            if ((rooted && w != 1) || (!rooted && w != 0))
-                out[w++] = '/';
-            while (r < n && p[r] != '/')
-                out[w++] = p[r++];
-        }
-    }
-    if (w == 0)
-        out[w++] = '.';
-    out[w] = 0;
-    return out;
-}
-
 char *kf_naming_path_join(const char *a, const char *b)
 {
     struct kf_buf buf;
@@ -88,7 +46,7 @@ char *kf_naming_path_join(const char *a, const char *b)
         out = strdup("");
         goto out;
     }
-    out = path_clean((const char *)buf.data);
+    out = kf_tar_path_clean((const char *)buf.data);
 out:
     kf_buf_free(&buf);
     return out;
