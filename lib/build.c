@@ -62,6 +62,7 @@ static void target_free(struct kf_target *t)
     kf_layer_free(&t->kodata);
     free_strv(t->flags, t->n_flags);
     free_strv(t->ldflags, t->n_ldflags);
+    free(t->env_hold);
     for (size_t i = 0; i < t->n_sinks; i++)
         kf_sink_free(&t->sinks[i]);
     for (size_t i = 0; t->manifest_bytes && i < t->n_sel; i++)
@@ -221,6 +222,15 @@ static int plan_target(struct kf_plan *plan, struct kf_target *t, const struct k
     kf_koconfig_effective(cfg, t->importpath, t->pkg.module_path, &eff);
     t->config_env = eff.env;
     t->n_config_env = eff.n_env;
+    if (o->n_extra_env) {
+        t->env_hold = calloc(eff.n_env + o->n_extra_env + 1, sizeof *t->env_hold);
+        if (!t->env_hold)
+            return kf_fail(err, KF_ENOMEM, "out of memory");
+        memcpy(t->env_hold, eff.env, eff.n_env * sizeof *t->env_hold);
+        memcpy(t->env_hold + eff.n_env, o->extra_env, o->n_extra_env * sizeof *t->env_hold);
+        t->config_env = t->env_hold;
+        t->n_config_env = eff.n_env + o->n_extra_env;
+    }
     if (eff.id)
         kf_logf("Using build config %s for %s", eff.id, t->importpath);
     if (any_template(&eff) && !goenv->kv && !o->prebuilt_binary) {
@@ -251,6 +261,18 @@ static int plan_target(struct kf_plan *plan, struct kf_target *t, const struct k
     free(tenv);
     if (rc)
         return rc;
+    if (o->n_extra_ldflags) {
+        char **grown = realloc(t->ldflags, (t->n_ldflags + o->n_extra_ldflags + 1) * sizeof *grown);
+        if (!grown)
+            return kf_fail(err, KF_ENOMEM, "out of memory");
+        t->ldflags = grown;
+        for (size_t i = 0; i < o->n_extra_ldflags; i++) {
+            if (!(t->ldflags[t->n_ldflags] = strdup(o->extra_ldflags[i])))
+                return kf_fail(err, KF_ENOMEM, "out of memory");
+            t->n_ldflags++;
+        }
+        t->ldflags[t->n_ldflags] = NULL;
+    }
     if (!o->prebuilt_binary) {
         rc = kf_go_check_flags((const char *const *)t->flags, t->n_flags, plan->go_env, t->config_env,
                                t->n_config_env, err);

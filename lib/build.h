@@ -38,6 +38,10 @@ struct kf_build_opts {
     long long source_date_epoch;        /* < 0 unset */
     long long kodata_date_epoch;        /* < 0 unset */
     const char *const *template_env;    /* "K=V" visible to {{.Env.X}} (the CLI passes its environment) */
+    const char *const *extra_env;       /* "K=V" for go build after .ko.yaml's env (wins over it) */
+    size_t n_extra_env;
+    const char *const *extra_ldflags;   /* appended to .ko.yaml's ldflags, not templated */
+    size_t n_extra_ldflags;
     const char *go;                     /* go binary, NULL = "go" */
     const char *layer_cache_dir;        /* NULL = no binary-layer cache */
     int disable_trimpath;

@@ -27,8 +27,9 @@ struct kf_target {
     struct kf_layer kodata;
     char **flags, **ldflags;         /* template-expanded */
     size_t n_flags, n_ldflags;
-    const char *const *config_env;   /* borrowed from the .ko.yaml config */
+    const char *const *config_env;   /* .ko.yaml's env then opts' extra_env; strings borrowed */
     size_t n_config_env;
+    const char **env_hold;           /* owned array when extra_env was merged in */
     struct kf_sink sinks[KF_MAX_SINKS];
     size_t n_sinks;
     /* results, one per selected platform */

@@ -348,3 +348,110 @@ layer_listing() {
   TZ=UTC tar --numeric-owner --full-time -tvf "$(layer_file "$1" "$2")" 2>/dev/null |
     awk '{name=$6; for (i = 7; i <= NF; i++) name = name " " $i; sub(/^\//, "", name); sub(/\/$/, "", name); print $1, $2, $3, $4, $5, name}'
 }
+
+# ---------------------------------------------------------------- the service
+
+KF_BIN_DIR=$(dirname "$KOFARM")
+KOFARM_SERVER=${KOFARM_SERVER:-$KF_BIN_DIR/kofarm-server}
+KOFARM_WORKER=${KOFARM_WORKER:-$KF_BIN_DIR/kofarm-worker}
+PG_BIN=/usr/lib/postgresql/15/bin
+
+# as_postgres CMD...: runs CMD as user postgres when we are root.
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# start_postgres: a private cluster (initdb into $T/pg, socket there, a free
+# 127.0.0.1 port, durable commits). Sets PG_DIR, PG_PORT and
+# KOFARM_DATABASE_URL (database kofarm, user kofarm). Stopped at exit.
+start_postgres() {
+  PG_DIR=$T/pg
+  mkdir -p "$PG_DIR"
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DIR"; chmod 700 "$PG_DIR"; fi
+  as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -U kofarm --auth=trust -E UTF8 --no-locale -N \
+    >"$T/pg-initdb.log" 2>&1 || { echo "lib.sh: initdb failed: $(tail -3 "$T/pg-initdb.log")" >&2; exit 1; }
+  local attempt
+  for attempt in 1 2 3; do
+    PG_PORT=$(free_port)
+    if pg_launch; then
+      as_postgres "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U kofarm kofarm >/dev/null 2>&1 || true
+      export KOFARM_DATABASE_URL="postgresql://kofarm@127.0.0.1:$PG_PORT/kofarm"
+      return 0
+    fi
+  done
+  echo "lib.sh: postgres did not start: $(tail -5 "$PG_DIR/log")" >&2
+  exit 1
+}
+
+# pg_launch: (re)starts the postmaster of PG_DIR on PG_PORT; 0 when it answers.
+pg_launch() {
+  local i
+  as_postgres "$PG_BIN/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 \
+    -c max_connections=200 -c fsync=on -c synchronous_commit=on >>"$PG_DIR/log" 2>&1 &
+  PG_PID=$!
+  KF_PIDS+=("$PG_PID")
+  for i in $(seq 1 200); do
+    if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then return 0; fi
+    kill -0 "$PG_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# stop_postgres [fast|immediate]: stops the postmaster (it can be started
+# again with pg_launch: a "PostgreSQL restart" test).
+stop_postgres() {
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m "${1:-fast}" -w stop >/dev/null 2>&1
+  wait "$PG_PID" 2>/dev/null
+}
+
+# psql_q SQL: runs SQL in the test database, unaligned, tuples only.
+psql_q() { psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U kofarm -d kofarm -c "$1"; }
+
+# start_server [ENV=VALUE...]: kofarm-server on a free port with the given
+# extra environment. Sets SERVER_URL and SERVER_PID; its log is $T/server.log.
+start_server() {
+  local i
+  SERVER_PORT=$(free_port)
+  env KOFARM_LISTEN=127.0.0.1:$SERVER_PORT "$@" "$KOFARM_SERVER" >>"$T/server.log" 2>&1 &
+  SERVER_PID=$!
+  KF_PIDS+=("$SERVER_PID")
+  SERVER_URL=http://127.0.0.1:$SERVER_PORT
+  for i in $(seq 1 200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/healthz")" = 200 ] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "lib.sh: kofarm-server did not start: $(tail -5 "$T/server.log")" >&2
+  exit 1
+}
+
+# start_worker [ENV=VALUE...]: one kofarm-worker (state in $T/worker-N);
+# appends its pid to WORKER_PIDS, log $T/worker-N.log.
+WORKER_PIDS=()
+start_worker() {
+  local n=${#WORKER_PIDS[@]}
+  mkdir -p "$T/worker-$n"
+  env KOFARM_STATE_DIR="$T/worker-$n" "$@" "$KOFARM_WORKER" >>"$T/worker-$n.log" 2>&1 &
+  WORKER_PIDS+=($!)
+  KF_PIDS+=($!)
+}
+
+# new_token NAME [SCOPE...]: prints a fresh API token (kofarm-server token create).
+new_token() {
+  local name=$1 s args=()
+  shift
+  for s in "$@"; do args+=(--scope "$s"); done
+  "$KOFARM_SERVER" token create --name "$name" "${args[@]}" | tail -n1
+}
+
+# api METHOD PATH [curl args...]: calls the server with $TOKEN (when set);
+# sets HTTP_CODE and BODY.
+api() {
+  local method=$1 path=$2 out
+  shift 2
+  out=$(curl -s -X "$method" -w '\n%{http_code}' ${TOKEN:+-H "Authorization: Bearer $TOKEN"} \
+        "$@" "$SERVER_URL$path")
+  HTTP_CODE=${out##*$'\n'}
+  BODY=${out%$'\n'*}
+}
