@@ -20,10 +20,11 @@ static int run_git(const char *dir, const char *const *args, struct kf_buf *out,
 {
     /* fsmonitor is a command a repository's own config may name, and
      * git status would run it; optional locks would make parallel builds
-     * of one checkout trip over index.lock. */
+     * of one checkout trip over index.lock; a bare repository planted
+     * inside an upload must not be picked up as ours. */
     const char *argv[GIT_MAX_ARGS] = {"git", "-C", dir, "--no-optional-locks", "-c", "log.showSignature=false",
-                                      "-c", "core.fsmonitor=false"};
-    size_t n = 8;
+                                      "-c", "core.fsmonitor=false", "-c", "safe.bareRepository=explicit"};
+    size_t n = 10;
     for (; *args && n < GIT_MAX_ARGS - 1; args++)
         argv[n++] = *args;
     argv[n] = NULL;
