@@ -111,6 +111,20 @@ static char **envlist_finish(struct envlist *l)
     return v;
 }
 
+/* Ends a build of *envp: on success hands the list over, else frees it. */
+static int envlist_done(struct envlist *l, int rc, char ***envp, char *err)
+{
+    if (rc == KF_OK) {
+        *envp = envlist_finish(l);
+        rc = *envp ? KF_OK : KF_ENOMEM;
+    }
+    if (rc == KF_ENOMEM)
+        kf_fail(err, rc, "out of memory");
+    kf_go_env_free(l->v);
+    l->v = NULL;
+    return rc;
+}
+
 static int has_value(const char *key)
 {
     const char *v = getenv(key);
@@ -156,13 +170,9 @@ int kf_go_clean_env(char ***envp, char *err)
         if (rc)
             goto out;
     }
-    *envp = envlist_finish(&l);
-    rc = *envp ? KF_OK : KF_ENOMEM;
+    rc = KF_OK;
 out:
-    if (rc == KF_ENOMEM)
-        kf_fail(err, rc, "out of memory");
-    kf_go_env_free(l.v);
-    return rc;
+    return envlist_done(&l, rc, envp, err);
 }
 
 static int lower_word(const char *s, size_t max)
@@ -202,13 +212,9 @@ int kf_go_build_env(const struct kf_gobuild_opts *o, char ***envp, char *err)
         if (rc)
             goto out;
     }
-    *envp = envlist_finish(&l);
-    rc = *envp ? KF_OK : KF_ENOMEM;
+    rc = KF_OK;
 out:
-    if (rc == KF_ENOMEM)
-        kf_fail(err, rc, "out of memory");
-    kf_go_env_free(l.v);
-    return rc;
+    return envlist_done(&l, rc, envp, err);
 }
 
 int kf_go_env_json(const char *go, const char *workdir, char *const *envp, char ***kv, char *err)
