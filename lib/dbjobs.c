@@ -30,8 +30,12 @@ static const struct kf_db_stmt insert_stmt = {
     "  SELECT j.id, j.kind, j.spec, s.digest FROM jobs j LEFT JOIN job_sources s ON s.job_id = j.id"
     "  WHERE $3::text IS NOT NULL AND j.idempotency_key = $3 AND coalesce(j.requested_by, '') = coalesce($4, '')"
     "), ins AS ("
-    "  INSERT INTO jobs (kind, spec, idempotency_key, requested_by, cache_key, project, priority, max_attempts)"
-    "  SELECT $1, $2::jsonb, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM prev)"
+    "  INSERT INTO jobs (kind, spec, idempotency_key, requested_by, cache_key, project, priority, max_attempts,"
+    "   state, result, commit, started_at, finished_at)"
+    "  SELECT $1, $2::jsonb, $3, $4, $5, $6, $7, $8,"
+    "   CASE WHEN $11::jsonb IS NULL THEN 'queued' ELSE 'succeeded' END, $11::jsonb, $12,"
+    "   CASE WHEN $11::jsonb IS NULL THEN NULL ELSE now() END, CASE WHEN $11::jsonb IS NULL THEN NULL ELSE now() END"
+    "  WHERE NOT EXISTS (SELECT 1 FROM prev)"
     "  ON CONFLICT ((coalesce(requested_by, '')), idempotency_key) WHERE idempotency_key IS NOT NULL"
     "  DO NOTHING RETURNING id"
     "), src AS ("
@@ -84,6 +88,10 @@ static int check_new(const struct kf_job_new *j, char *err)
         return kf_fail(err, KF_EINVAL, "max_attempts must be 1 to %d", KF_JOB_MAX_ATTEMPTS);
     if (j->source_len > 0 && !j->source)
         return kf_fail(err, KF_EINVAL, "source length without source");
+    if (j->done_result && !json_is_object(j->done_result))
+        return kf_fail(err, KF_EINVAL, "a reused result must be a JSON object");
+    if (j->commit && strlen(j->commit) > 64)
+        return kf_fail(err, KF_EINVAL, "commit too long");
     if (j->source_len > KF_JOB_SOURCE_MAX)
         return kf_fail(err, KF_ETOOBIG, "uploaded source larger than %zu MiB", KF_JOB_SOURCE_MAX >> 20);
     return KF_OK;
@@ -103,6 +111,23 @@ int kf_job_insert(struct kf_db *db, const struct kf_job_new *j, int64_t *id, int
         free(spec);
         return kf_fail(err, KF_ETOOBIG, "job spec larger than %zu KiB", KF_JOB_SPEC_MAX >> 10);
     }
+    char *result = NULL;
+    if (j->done_result) {
+        json_t *copy = json_deep_copy(j->done_result);
+        if (copy && j->reused_from > 0 && json_object_set_new(copy, "reused_from", json_integer(j->reused_from)))
+            json_decref(copy), copy = NULL;
+        result = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
+        json_decref(copy);
+        if (!result) {
+            free(spec);
+            return kf_fail(err, KF_ENOMEM, "out of memory");
+        }
+        if (strlen(result) > KF_JOB_RESULT_MAX) {
+            free(spec);
+            free(result);
+            return kf_fail(err, KF_ETOOBIG, "job result larger than %zu KiB", KF_JOB_RESULT_MAX >> 10);
+        }
+    }
     char digest[KF_DIGEST_LEN];
     int has_source = j->source_len > 0;
     if (has_source)
@@ -118,6 +143,8 @@ int kf_job_insert(struct kf_db *db, const struct kf_job_new *j, int64_t *id, int
     kf_db_param_int(&p, j->max_attempts ? j->max_attempts : KF_JOB_DEFAULT_MAX_ATTEMPTS);
     kf_db_param_bytea(&p, has_source ? j->source : NULL, j->source_len);
     kf_db_param_text(&p, has_source ? digest : NULL);
+    kf_db_param_text(&p, result);
+    kf_db_param_text(&p, j->done_result ? j->commit : NULL);
     int flags = j->idempotency_key ? KF_DB_RETRY : 0;
     PGresult *res = NULL;
     for (int round = 0; round < 3; round++) {
@@ -141,6 +168,7 @@ int kf_job_insert(struct kf_db *db, const struct kf_job_new *j, int64_t *id, int
 out:
     PQclear(res);
     free(spec);
+    free(result);
     return rc;
 }
 

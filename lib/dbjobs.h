@@ -64,6 +64,12 @@ struct kf_job_new {
     int max_attempts;            /* 0 = KF_JOB_DEFAULT_MAX_ATTEMPTS, else 1..KF_JOB_MAX_ATTEMPTS */
     const void *source;          /* uploaded tarball, NULL or source_len bytes (<= KF_JOB_SOURCE_MAX) */
     size_t source_len;
+    /* Result reuse at submit: with done_result set, the job is committed
+     * already succeeded (started and finished now, attempts 0) with that
+     * result, its "reused_from" set to reused_from, and commit recorded. */
+    const json_t *done_result;   /* NULL = queued as usual; else a JSON object */
+    const char *commit;          /* NULL or <= 64 bytes */
+    int64_t reused_from;         /* the succeeded job the result comes from; 0 = none */
 };
 
 /* Commits the job, its source and the wake-up in one statement. With an
@@ -113,6 +119,14 @@ int kf_job_retry(struct kf_db *db, int64_t id, const char *requested_by, int64_t
  * with every kind and state present (caller decrefs). Counts the whole
  * table: scrape it every few seconds, not per request. */
 int kf_job_stats(struct kf_db *db, json_t **counts, char *err) KF_MUST_CHECK;
+
+/* Durations (finished_at - started_at, seconds) of finished jobs of kind
+ * that ran (succeeded or failed after at least one attempt), for a
+ * histogram: le[i] = how many took <= bounds[i] (n <= 32 increasing
+ * bounds), *count and *sum over all of them. Scans the table: call it
+ * every few seconds at most (lib/dbstats.c). */
+int kf_job_durations(struct kf_db *db, const char *kind, const double *bounds, size_t n, long long *le,
+                     long long *count, double *sum, char *err) KF_MUST_CHECK;
 
 /* ---- Worker side (lib/dbqueue.c) ---- */
 

@@ -17,20 +17,11 @@
 #include <unistd.h>
 
 #include "log.h"
-
-/* The uncompressed tar stream, fed to the tar reader by a "raw" reader that
- * undoes gzip (or passes a plain tar through) and counts every byte: even
- * libarchive's own buffering of a giant header stays under the cap. */
-struct stream {
-    struct archive *raw;
-    size_t produced;
-    size_t cap;
-    int too_big;
-};
+#include "srctar_internal.h"
 
 struct extract {
     struct archive *tar;
-    struct stream stream;
+    struct kf_srctar_stream stream;
     int root_fd;            /* dest_dir, borrowed */
     size_t dest_len;
     size_t max_bytes, max_entries, max_path;
@@ -40,86 +31,13 @@ struct extract {
     char *err;
 };
 
-/* A relative path split into components; empty and "." ones dropped. */
-struct relpath {
-    char *copy;
-    char **comp;
-    size_t n;
-    int dotdot; /* some component is ".." */
-};
-
-static void show_name(char *out, size_t size, const char *name)
-{
-    size_t o = 0;
-    for (; name && *name && o + 4 < size; name++)
-        out[o++] = (unsigned char)*name < 0x20 || *name == 0x7f ? '?' : *name;
-    if (name && *name)
-        out[o++] = '.', out[o++] = '.', out[o++] = '.';
-    out[o] = 0;
-}
-
-static int relpath_split(struct relpath *p, const char *path)
-{
-    size_t slots = 1;
-    memset(p, 0, sizeof *p);
-    for (const char *s = path; *s; s++)
-        slots += *s == '/';
-    p->copy = strdup(path);
-    p->comp = calloc(slots, sizeof *p->comp);
-    if (!p->copy || !p->comp)
-        return KF_ENOMEM;
-    for (char *s = p->copy; *s;) {
-        char *start = s;
-        s += strcspn(s, "/");
-        if (*s)
-            *s++ = 0;
-        if (!*start || !strcmp(start, "."))
-            continue;
-        p->dotdot |= !strcmp(start, "..");
-        p->comp[p->n++] = start;
-    }
-    return KF_OK;
-}
-
-static void relpath_free(struct relpath *p)
-{
-    free(p->copy);
-    free(p->comp);
-    memset(p, 0, sizeof *p);
-}
-
-/* Whether a symlink in a directory depth levels below the root stays inside.
- * ".." is allowed only before any normal component: the kernel resolves
- * "a/l/.." physically, through whatever a/l is (a/l -> ".." escapes), but a
- * leading run of ".." only climbs real directories this extraction made. */
-static int symlink_target_ok(size_t depth, const char *target)
-{
-    int descended = 0;
-    if (!*target || *target == '/')
-        return 0;
-    while (*target) {
-        size_t len = strcspn(target, "/");
-        if (len == 2 && target[0] == '.' && target[1] == '.') {
-            if (descended || depth == 0)
-                return 0;
-            depth--;
-        } else if (len > 0 && !(len == 1 && target[0] == '.')) {
-            descended = 1;
-        }
-        target += len;
-        if (*target)
-            target++;
-    }
-    return 1;
-}
-
 int kf_srctar_symlink_ok(const char *link_path, const char *target)
 {
-    struct relpath p = {0};
+    struct kf_srctar_path p = {0};
     int ok = 0;
-    if (link_path && target && relpath_split(&p, link_path) == KF_OK && !p.dotdot && p.n > 0 && *link_path != '/')
-        ok = symlink_target_ok(p.n - 1, target);
-    relpath_free(&p);
+    if (link_path && target && kf_srctar_relpath_split(&p, link_path) == KF_OK && !p.dotdot && p.n > 0 && *link_path != '/')
+        ok = kf_srctar_target_ok(p.n - 1, target);
+    kf_srctar_relpath_free(&p);
     return ok;
 }
 
@@ -136,31 +54,6 @@ static int corrupt(struct extract *x)
     if (x->shown[0])
         return kf_fail(x->err, KF_EINVAL, "corrupt archive near entry %s: %s", x->shown, why ? why : "read error");
     return kf_fail(x->err, KF_EINVAL, "not a tar or tar.gz archive: %s", why ? why : "read error");
-}
-
-static la_ssize_t stream_read(struct archive *tar, void *client, const void **buff)
-{
-    struct stream *st = client;
-    for (;;) {
-        size_t size = 0;
-        la_int64_t offset;
-        int r = archive_read_data_block(st->raw, buff, &size, &offset);
-        if (r == ARCHIVE_EOF)
-            return 0;
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            const char *why = archive_error_string(st->raw);
-            archive_set_error(tar, archive_errno(st->raw), "%s", why ? why : "decompression failed");
-            return -1;
-        }
-        if (size > st->cap - st->produced) {
-            st->too_big = 1;
-            archive_set_error(tar, EFBIG, "archive too big");
-            return -1;
-        }
-        st->produced += size;
-        if (size > 0)
-            return (la_ssize_t)size;
-    }
 }
 
 /* Names the part of the entry that is not a directory we may enter. */
@@ -181,7 +74,7 @@ static int parent_error(struct extract *x, int dirfd, const char *comp, int crea
 
 /* Opens the directory holding p's last component (caller closes *out),
  * creating missing ones when create is set; every step refuses symlinks. */
-static int open_parent(struct extract *x, const struct relpath *p, int create, int *out)
+static int open_parent(struct extract *x, const struct kf_srctar_path *p, int create, int *out)
 {
     int fd = x->root_fd;
     for (size_t i = 0; i + 1 < p->n; i++) {
@@ -331,11 +224,11 @@ static int make_dir(struct extract *x, int dirfd, const char *name)
     return rc;
 }
 
-static int make_symlink(struct extract *x, struct archive_entry *e, const struct relpath *p, int dirfd)
+static int make_symlink(struct extract *x, struct archive_entry *e, const struct kf_srctar_path *p, int dirfd)
 {
     const char *target = archive_entry_symlink(e);
     char shown[192];
-    show_name(shown, sizeof shown, target);
+    kf_srctar_show_name(shown, sizeof shown, target);
     if (!target || !*target)
         return kf_fail(x->err, KF_EINVAL, "tar entry %s: symlink without a target", x->shown);
     if (strlen(target) > x->max_path)
@@ -343,7 +236,7 @@ static int make_symlink(struct extract *x, struct archive_entry *e, const struct
                        x->max_path);
     if (*target == '/')
         return kf_fail(x->err, KF_EINVAL, "tar entry %s: symlink to absolute path %s refused", x->shown, shown);
-    if (!symlink_target_ok(p->n - 1, target))
+    if (!kf_srctar_target_ok(p->n - 1, target))
         return kf_fail(x->err, KF_EINVAL, "tar entry %s: symlink to %s leaves the tree", x->shown, shown);
     int rc = make_room(x, dirfd, p->comp[p->n - 1]);
     if (rc)
@@ -357,11 +250,11 @@ static int make_symlink(struct extract *x, struct archive_entry *e, const struct
  * is walked like any entry's, so it cannot name anything outside. */
 static int make_hardlink(struct extract *x, const char *target, int dirfd, const char *name)
 {
-    struct relpath t;
+    struct kf_srctar_path t;
     int tdir = -1;
     char shown[192];
-    show_name(shown, sizeof shown, target);
-    int rc = relpath_split(&t, target);
+    kf_srctar_show_name(shown, sizeof shown, target);
+    int rc = kf_srctar_relpath_split(&t, target);
     if (rc) {
         rc = kf_fail(x->err, rc, "out of memory");
         goto out;
@@ -390,32 +283,8 @@ static int make_hardlink(struct extract *x, const char *target, int dirfd, const
 out:
     if (tdir >= 0)
         close(tdir);
-    relpath_free(&t);
+    kf_srctar_relpath_free(&t);
     return rc;
-}
-
-/* A repository's config can name commands git runs on its own (a filter
- * driver's clean command runs during `git status`, which {{.Git}} templates
- * use), and a .git file or symlink can point git at any directory. Uploads
- * keep their .git for `git describe`, minus those. */
-static int is_git_config(const struct relpath *p, mode_t type, const char *hardlink)
-{
-    const char *last = p->comp[p->n - 1];
-    if (!strcmp(last, ".git"))
-        return type != AE_IFDIR || hardlink;
-    return p->n >= 2 && !strcmp(p->comp[p->n - 2], ".git") &&
-           (!strcmp(last, "config") || !strcmp(last, "config.worktree") || !strcmp(last, "commondir"));
-}
-
-static const char *refused_kind(mode_t type)
-{
-    switch (type) {
-    case AE_IFCHR: return "character device";
-    case AE_IFBLK: return "block device";
-    case AE_IFIFO: return "fifo";
-    case AE_IFSOCK: return "socket";
-    default: return "unknown entry type";
-    }
 }
 
 static int extract_entry(struct extract *x, struct archive_entry *e)
@@ -423,10 +292,10 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
     const char *path = archive_entry_pathname(e);
     const char *hardlink = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
-    struct relpath p = {0};
+    struct kf_srctar_path p = {0};
     int dirfd = -1, rc;
 
-    show_name(x->shown, sizeof x->shown, path);
+    kf_srctar_show_name(x->shown, sizeof x->shown, path);
     if (!path || !*path) {
         rc = kf_fail(x->err, KF_EINVAL, "tar entry #%zu has no name", x->entries);
         goto out;
@@ -445,7 +314,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
         rc = kf_fail(x->err, KF_EINVAL, "tar entry %s: absolute path refused", x->shown);
         goto out;
     }
-    if ((rc = relpath_split(&p, path))) {
+    if ((rc = kf_srctar_relpath_split(&p, path))) {
         rc = kf_fail(x->err, rc, "out of memory");
         goto out;
     }
@@ -454,7 +323,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
         goto out;
     }
     if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
-        rc = kf_fail(x->err, KF_EINVAL, "tar entry %s: %s refused", x->shown, refused_kind(type));
+        rc = kf_fail(x->err, KF_EINVAL, "tar entry %s: %s refused", x->shown, kf_srctar_refused_kind(type));
         goto out;
     }
     if (p.n == 0) { /* "./": the destination itself */
@@ -463,7 +332,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
                  : kf_fail(x->err, KF_EINVAL, "tar entry %s: names the destination directory", x->shown);
         goto out;
     }
-    if (is_git_config(&p, type, hardlink)) {
+    if (kf_srctar_is_git_config(&p, type, hardlink)) {
         rc = drain_data(x);
         goto out;
     }
@@ -483,7 +352,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
 out:
     if (dirfd >= 0)
         close(dirfd);
-    relpath_free(&p);
+    kf_srctar_relpath_free(&p);
     return rc;
 }
 
@@ -671,7 +540,7 @@ static int open_readers(struct extract *x, const void *data, size_t len)
         const char *why = archive_error_string(x->stream.raw);
         return kf_fail(x->err, KF_EINVAL, "not a tar or tar.gz archive: %s", why ? why : "unreadable");
     }
-    if (archive_read_open(x->tar, &x->stream, NULL, stream_read, NULL) != ARCHIVE_OK)
+    if (archive_read_open(x->tar, &x->stream, NULL, kf_srctar_stream_read, NULL) != ARCHIVE_OK)
         return corrupt(x);
     return KF_OK;
 }

@@ -44,6 +44,13 @@ struct kf_srctar_limits {
 int kf_srctar_extract(const void *data, size_t len, const char *dest_dir, const struct kf_srctar_limits *lim,
                       char *err) KF_MUST_CHECK;
 
+/* Reads data (gzip or plain tar) as kf_srctar_extract would and returns
+ * what it would return, without writing anything: the same refusals
+ * (KF_EINVAL naming the entry) and limits (KF_ETOOBIG), with the tree kept
+ * in memory (about the size of all entry names). For refusing a bad upload
+ * when it is submitted rather than when a worker gets to it. Thread-safe. */
+int kf_srctar_check(const void *data, size_t len, const struct kf_srctar_limits *lim, char *err) KF_MUST_CHECK;
+
 /* 1 when a symlink at link_path (relative to a tree's root, without "..")
  * whose target is target stays inside the tree by the rules above, else 0.
  * For trees made by other means (git checkouts). */

@@ -377,9 +377,12 @@ Test(srctar, hostile_table)
                 free(arg);
             }
             finish_archive(a);
-            char err[KF_ERRLEN] = "";
+            char err[KF_ERRLEN] = "", check_err[KF_ERRLEN] = "";
+            int check_rc = kf_srctar_check(out.data, out.len, &lim, check_err);
             int rc = kf_srctar_extract(out.data, out.len, dest, &lim, err);
             cr_expect_eq(rc, c->want_rc, "%s (gzip %d): rc %d: %s", c->name, gzip, rc, err);
+            cr_expect_eq(check_rc, rc, "%s: check says %d (%s)", c->name, check_rc, check_err);
+            cr_expect_str_eq(check_err, err, "%s: check and extract disagree", c->name);
             cr_expect(strstr(err, c->want_msg) != NULL, "%s: message \"%s\" lacks \"%s\"", c->name, err,
                       c->want_msg);
             cr_expect_eq(count_entries(dest), 0, "%s: partial tree left in dest", c->name);
@@ -593,4 +596,82 @@ Test(srctar, symlink_ok_table)
     }
     cr_expect_eq(kf_srctar_symlink_ok(NULL, "x"), 0);
     cr_expect_eq(kf_srctar_symlink_ok("x", NULL), 0);
+}
+
+/* The dry run gives extraction's answer, word for word, and writes nothing. */
+static void expect_check_agrees(const struct kf_buf *b, size_t len, const struct kf_srctar_limits *lim,
+                                const char *what)
+{
+    char err[KF_ERRLEN] = "", check_err[KF_ERRLEN] = "";
+    int check_rc = kf_srctar_check(b->data, len, lim, check_err);
+    cr_expect_eq(count_entries(dest), 0, "%s: check wrote into dest", what);
+    int rc = kf_srctar_extract(b->data, len, dest, lim, err);
+    cr_expect_eq(check_rc, rc, "%s: check %d (%s), extract %d (%s)", what, check_rc, check_err, rc, err);
+    cr_expect_str_eq(check_err, err, "%s", what);
+    char clear_err[KF_ERRLEN];
+    cr_assert_eq(kf_srctar_clear_dir(dest, clear_err), 0, "%s", clear_err);
+}
+
+static const struct ent replace_cases[] = {
+    {'f', "a/f", "one", 0}, {'f', "a/f", "two", 0},      {'l', "a/l", "f", 0}, {'f', "a/l", "now a file", 0},
+    {'h', "a/h", "a/f", 0}, {'h', "a/h", "a/f", 0},      {'d', "a/", NULL, 0}, {'d', "./", NULL, 0},
+    {'f', ".git/config", "[core]", 0}, {'f', "x/.git", "gitdir: /etc", 0}, {0, NULL, NULL, 0},
+};
+
+Test(srctar, check_agrees_with_extract)
+{
+    struct kf_buf b;
+    build(&b, 1, module_tree);
+    expect_check_agrees(&b, b.len, NULL, "module tree");
+    expect_check_agrees(&b, b.len / 2, NULL, "truncated");
+    kf_buf_free(&b);
+    build(&b, 0, replace_cases);
+    expect_check_agrees(&b, b.len, NULL, "replacements");
+    expect_check_agrees(&b, 700, NULL, "truncated tar");
+    b.data[600] ^= 0x55;
+    expect_check_agrees(&b, b.len, NULL, "bad checksum");
+    kf_buf_free(&b);
+
+    struct archive *a;
+    start_archive(&a, &b, 0);
+    static char chunk[100000];
+    memset(chunk, 'a', sizeof chunk);
+    for (int i = 0; i < 12; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i);
+        struct ent e = {'f', name, NULL, 0};
+        add_entry(a, &e, chunk, sizeof chunk);
+    }
+    finish_archive(a);
+    struct kf_srctar_limits lim = {.max_bytes = 1000000};
+    expect_check_agrees(&b, b.len, &lim, "total size");
+    lim = (struct kf_srctar_limits){.max_entries = 5};
+    expect_check_agrees(&b, b.len, &lim, "entries");
+    kf_buf_free(&b);
+
+    char garbage[4096];
+    for (size_t i = 0; i < sizeof garbage; i++)
+        garbage[i] = (char)(i * 7919 + 13);
+    struct kf_buf g = {.data = (unsigned char *)garbage, .len = sizeof garbage};
+    expect_check_agrees(&g, g.len, NULL, "garbage");
+    char err[KF_ERRLEN];
+    cr_expect_eq(kf_srctar_check("", 0, NULL, err), KF_EINVAL);
+}
+
+/* Many entries deep in one tree: the in-memory tree stays linear. */
+Test(srctar, check_many_entries)
+{
+    struct archive *a;
+    struct kf_buf b;
+    start_archive(&a, &b, 1);
+    for (int i = 0; i < 20000; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "d%d/e%d/f%d", i % 50, i % 7, i);
+        struct ent e = {'f', name, "x", 0};
+        add_entry(a, &e, "x", 1);
+    }
+    finish_archive(a);
+    char err[KF_ERRLEN] = "";
+    cr_expect_eq(kf_srctar_check(b.data, b.len, NULL, err), KF_OK, "%s", err);
+    kf_buf_free(&b);
 }
