@@ -226,7 +226,8 @@ static int plan_target(struct kf_plan *plan, struct kf_target *t, const struct k
         t->env_hold = calloc(eff.n_env + o->n_extra_env + 1, sizeof *t->env_hold);
         if (!t->env_hold)
             return kf_fail(err, KF_ENOMEM, "out of memory");
-        memcpy(t->env_hold, eff.env, eff.n_env * sizeof *t->env_hold);
+        if (eff.n_env) /* eff.env may be NULL: memcpy from NULL is undefined even for 0 bytes */
+            memcpy(t->env_hold, eff.env, eff.n_env * sizeof *t->env_hold);
         memcpy(t->env_hold + eff.n_env, o->extra_env, o->n_extra_env * sizeof *t->env_hold);
         t->config_env = t->env_hold;
         t->n_config_env = eff.n_env + o->n_extra_env;
@@ -285,6 +286,8 @@ static int plan_target(struct kf_plan *plan, struct kf_target *t, const struct k
 /* The work queue: tasks are (target, platform) pairs claimed in order. */
 struct pool {
     struct kf_plan *plan;
+    kf_log_fn log_fn; /* the caller's thread sink, handed on to the pool's threads */
+    void *log_ctx;
     size_t (*tasks)[2];
     size_t n_tasks;
     atomic_size_t next;
@@ -297,6 +300,7 @@ static void *pool_worker(void *arg)
 {
     struct pool *pl = arg;
     char err[KF_ERRLEN];
+    kf_log_set_thread_sink(pl->log_fn, pl->log_ctx);
     for (;;) {
         size_t i = atomic_fetch_add(&pl->next, 1);
         if (i >= pl->n_tasks || pl->plan->failed)
@@ -329,6 +333,7 @@ static void *pool_worker(void *arg)
 static int run_pool(struct kf_plan *plan, int jobs, char *err)
 {
     struct pool pl = {.plan = plan};
+    kf_log_get_thread_sink(&pl.log_fn, &pl.log_ctx);
     size_t total = 0;
     for (size_t i = 0; i < plan->n_targets; i++)
         total += plan->targets[i].n_sel;

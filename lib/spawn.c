@@ -326,16 +326,40 @@ static int pump(struct run *r, char *err)
     return KF_OK;
 }
 
+/* Reaps the group's leftovers that became our children: a process that
+ * set PR_SET_CHILD_SUBREAPER (the worker) inherits the grandchildren of a
+ * killed go build. Only this group's pids, never -1: other threads own
+ * other children. Bounded: SIGKILLed processes die within moments. */
+static void reap_group(pid_t pgid)
+{
+    long long deadline = now_ms() + LEFTOVER_GRACE_MS;
+    for (;;) {
+        pid_t w = waitpid(-pgid, NULL, WNOHANG);
+        if (w > 0)
+            continue;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 || now_ms() >= deadline)
+            return; /* ECHILD: none of ours left in the group */
+        sleep_ms(2);
+    }
+}
+
 /* Waits for the child, still honouring cancel and the deadline: it may
- * have closed its output and run on. rc is the outcome so far. */
+ * have closed its output and run on. rc is the outcome so far. Once the
+ * child has exited, and while its zombie still pins the group id, the rest
+ * of its group is killed; then the child and those leftovers are reaped. */
 static int reap(struct run *r, int rc, int *exit_status, char *err)
 {
     int stopped = rc != KF_OK;
     for (long nap = 1;;) {
         int status;
+        if (child_exited(r->pid))
+            killpg(r->pid, SIGKILL);
         pid_t w = waitpid(r->pid, &status, WNOHANG);
         if (w == r->pid) {
             set_exit_status(exit_status, status);
+            reap_group(r->pid);
             return rc;
         }
         if (w < 0 && errno != EINTR)

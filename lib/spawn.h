@@ -28,6 +28,9 @@ struct kf_spawn {
  * calling thread, once per line of stdout or stderr, without the newline
  * (lines over 64 KiB come in pieces). When the child has exited but a
  * grandchild still holds its output open, that group is killed after 1 s.
+ * Whatever is left in the child's group when it exits is SIGKILLed, and
+ * those of them that became our children (the caller set
+ * PR_SET_CHILD_SUBREAPER) are reaped too, by group, never waitpid(-1).
  * Safe to call from several threads at once. */
 /* Runs s->argv to completion. *exit_status gets the exit code, or 128+signal.
  * Returns 0 when the child ran (whatever its exit status); an error when it

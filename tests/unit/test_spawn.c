@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -394,4 +395,67 @@ Test(spawn, stdin_after_output_closed)
     free(input);
     unlink(path);
     assert_no_children();
+}
+
+/* As the worker does: orphaned grandchildren become ours. A grandchild that
+ * let go of the pipes outlives sh; kf_spawn_run must kill it and reap it
+ * (a zombie would still answer kill(pid, 0)). Forked, so the subreaper
+ * setting does not leak into other tests. */
+static int subreaper_run(const char *script, volatile int *cancel, int *rc_out)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        return -1;
+    const char *argv[] = {"sh", "-c", script, NULL};
+    struct kf_buf out;
+    kf_buf_init(&out, 0);
+    struct kf_spawn s = {.argv = argv, .out = &out, .cancel = cancel};
+    int status;
+    *rc_out = kf_spawn_run(&s, &status, NULL);
+    long grandchild = out.data ? strtol((char *)out.data, NULL, 10) : 0;
+    kf_buf_free(&out);
+    return grandchild > 0 ? (int)grandchild : -1;
+}
+
+static void expect_group_reaped(const char *script, int with_cancel)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct canceler c = {.flag = 0, .delay_ms = 300};
+        pthread_t thread;
+        if (with_cancel && pthread_create(&thread, NULL, cancel_later, &c) != 0)
+            _exit(10);
+        int rc;
+        int grandchild = subreaper_run(script, &c.flag, &rc);
+        if (with_cancel)
+            pthread_join(thread, NULL);
+        if (grandchild <= 0)
+            _exit(11);
+        if (rc != (with_cancel ? KF_ECANCELED : KF_OK))
+            _exit(12);
+        /* Gone for good: not alive, not a zombie of ours. */
+        if (kill(grandchild, 0) == 0 || errno != ESRCH)
+            _exit(13);
+        errno = 0;
+        if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+            _exit(14);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child exit %d", script,
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    assert_no_children();
+}
+
+Test(spawn, leftover_group_killed_and_reaped)
+{
+    /* The grandchild drops the pipes: nothing waits for it, sh exits at once. */
+    expect_group_reaped("sleep 30 </dev/null >/dev/null 2>&1 & echo $!", 0);
+}
+
+Test(spawn, cancel_reaps_orphaned_grandchildren)
+{
+    /* sh exits on TERM while its backgrounded child ignores it: KILL and reap. */
+    expect_group_reaped("(trap '' TERM; exec sleep 30) </dev/null >/dev/null 2>&1 & echo $!; sleep 30", 1);
 }
