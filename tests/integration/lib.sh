@@ -19,6 +19,7 @@ export GOCACHE=${KF_GOCACHE:-$KF_ROOT/build/gocache}
 mkdir -p "$GOCACHE"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kf-$TEST_NAME.XXXXXX")
+chmod 711 "$T" # the postgres user must reach $T/pg
 # Nothing from the user's own set-up leaks in: credentials, .ko.yaml, env.
 export HOME=$T/home DOCKER_CONFIG=$T/docker KOFARM_CACHE_DIR=$T/kfcache
 mkdir -p "$HOME" "$DOCKER_CONFIG"
@@ -32,6 +33,10 @@ KF_FAILED_NAMES=()
 
 kf_cleanup() {
   local pid
+  # runuser does not pass our signal on to a restarted postmaster.
+  if [ -n "${PG_DIR:-}" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
+  fi
   for pid in "${KF_PIDS[@]}"; do
     kill "$pid" 2>/dev/null
   done
