@@ -8,6 +8,9 @@ int cmd_build(int argc, char **argv, int containerize);
 int cmd_login(int argc, char **argv);
 int cmd_base(int argc, char **argv);
 
+enum cli_resolve_mode { CLI_RESOLVE, CLI_APPLY, CLI_CREATE, CLI_DELETE };
+int cmd_resolve(int argc, char **argv, enum cli_resolve_mode mode);
+
 /* Set by SIGINT/SIGTERM; the engine polls it. */
 extern volatile int cli_cancel;
 

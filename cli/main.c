@@ -21,6 +21,10 @@ static void usage(FILE *f)
             "Usage:\n"
             "  kofarm build|publish [flags] IMPORTPATH...   build, containerize and push Go main packages\n"
             "  kofarm containerize [flags] --name NAME BINARY  wrap a prebuilt binary the same way\n"
+            "  kofarm resolve -f PATH... [-R] [-l SEL] [--strict=false] [--pin-tags] [flags]\n"
+            "                                               build every ko:// reference in YAML, print it resolved\n"
+            "  kofarm apply|create -f PATH... [flags] [-- KUBECTL FLAGS]  resolve, then kubectl apply|create -f -\n"
+            "  kofarm delete -f PATH... [-R] [-l SEL] [-- KUBECTL FLAGS]  kubectl delete -f PATH... (no build)\n"
             "  kofarm login REGISTRY -u USER (-p PASS | --password-stdin)\n"
             "  kofarm base create --platform P,... --layer ROOTFS.tar [--user U] [--env K=V] REF\n"
             "  kofarm version\n"
@@ -47,6 +51,14 @@ int main(int argc, char **argv)
         return cmd_build(argc - 2, argv + 2, 0);
     if (strcmp(cmd, "containerize") == 0)
         return cmd_build(argc - 2, argv + 2, 1);
+    if (strcmp(cmd, "resolve") == 0)
+        return cmd_resolve(argc - 2, argv + 2, CLI_RESOLVE);
+    if (strcmp(cmd, "apply") == 0)
+        return cmd_resolve(argc - 2, argv + 2, CLI_APPLY);
+    if (strcmp(cmd, "create") == 0)
+        return cmd_resolve(argc - 2, argv + 2, CLI_CREATE);
+    if (strcmp(cmd, "delete") == 0)
+        return cmd_resolve(argc - 2, argv + 2, CLI_DELETE);
     if (strcmp(cmd, "login") == 0)
         return cmd_login(argc - 2, argv + 2);
     if (strcmp(cmd, "base") == 0)
