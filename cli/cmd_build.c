@@ -42,8 +42,10 @@ static void build_usage(FILE *f, int containerize)
             "      --disable-optimizations      (ko compatibility; not supported)\n"
             "      --trimpath=false             build without -trimpath\n"
             "  -q, --quiet                      no progress on stderr\n"
+            "      --server URL                 build on a kofarm server instead ('kofarm --server URL build --help')\n"
             "\nEnvironment: KO_DOCKER_REPO KO_DEFAULTBASEIMAGE KO_DEFAULTPLATFORMS KO_CONFIG_PATH\n"
-            "SOURCE_DATE_EPOCH KO_DATA_DATE_EPOCH DOCKER_CONFIG KOFARM_INSECURE_REGISTRIES KOFARM_CACHE_DIR\n");
+            "SOURCE_DATE_EPOCH KO_DATA_DATE_EPOCH DOCKER_CONFIG KOFARM_INSECURE_REGISTRIES KOFARM_CACHE_DIR\n"
+            "KOFARM_SERVER (set: builds run on that server)\n");
 }
 
 /* An epoch from the environment: unset or empty -> -1; garbage is an error. */
