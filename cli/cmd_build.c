@@ -21,8 +21,10 @@ static void build_usage(FILE *f, int containerize)
     cli_build_flags_usage(f);
     fprintf(f,
             "      --image-refs FILE            also write the references to FILE\n"
+            "      --server URL                 build on a kofarm server instead ('kofarm --server URL build --help')\n"
             "\nEnvironment: KO_DOCKER_REPO KO_DEFAULTBASEIMAGE KO_DEFAULTPLATFORMS KO_CONFIG_PATH\n"
-            "SOURCE_DATE_EPOCH KO_DATA_DATE_EPOCH DOCKER_CONFIG KOFARM_INSECURE_REGISTRIES KOFARM_CACHE_DIR\n");
+            "SOURCE_DATE_EPOCH KO_DATA_DATE_EPOCH DOCKER_CONFIG KOFARM_INSECURE_REGISTRIES KOFARM_CACHE_DIR\n"
+            "KOFARM_SERVER (set: builds run on that server)\n");
 }
 
 int cmd_build(int argc, char **argv, int containerize)

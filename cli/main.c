@@ -1,9 +1,12 @@
-/* kofarm: ko's interface on kofarm's engine. Dispatches to the commands. */
+/* kofarm: ko's interface on kofarm's engine, locally or against a kofarm
+ * server. Global flags, then dispatch to the commands. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "remote.h"
 
 volatile int cli_cancel;
 
@@ -16,7 +19,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "kofarm %s: build Go container images exactly as ko does\n"
+            "kofarm %s: build Go container images exactly as ko does, here or on a kofarm server\n"
             "\n"
             "Usage:\n"
             "  kofarm build|publish [flags] IMPORTPATH...   build, containerize and push Go main packages\n"
@@ -29,8 +32,54 @@ static void usage(FILE *f)
             "  kofarm base create --platform P,... --layer ROOTFS.tar [--user U] [--env K=V] REF\n"
             "  kofarm version\n"
             "\n"
+            "Remote mode (a kofarm server builds; see 'kofarm --server URL build --help'):\n"
+            "  kofarm --server URL build|publish [flags] IMPORTPATH...\n"
+            "                           upload the Go module around the working directory (or name\n"
+            "                           one with --git URL --ref REF|--commit SHA), follow the log on\n"
+            "                           stderr, print the references on stdout; Ctrl-C cancels it\n"
+            "  kofarm --server URL status [--json] ID   a build's state, error and images\n"
+            "  kofarm --server URL logs [-f] ID         a build's log (-f: until it ends)\n"
+            "  kofarm --server URL cancel ID            cancel a queued or running build\n"
+            "\n"
+            "Global flags: --server URL (default $KOFARM_SERVER; set, it makes build remote),\n"
+            "              --token TOKEN (default $KOFARM_TOKEN)\n"
+            "\n"
             "Run 'kofarm COMMAND --help' for a command's flags.\n",
             KF_VERSION);
+}
+
+/* --name VALUE or --name=VALUE at argv[*i]; advances *i past it. 1 when
+ * matched, -1 when the value is missing, 0 otherwise. */
+static int global_flag(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        (*i)++;
+        return 1;
+    }
+    if (a[n] != 0)
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[*i + 1];
+    *i += 2;
+    return 1;
+}
+
+/* Whether a build's own flags (before "--") include --server. */
+static int has_server_flag(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--server") == 0 || strncmp(argv[i], "--server=", 9) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -42,27 +91,56 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (argc < 2) {
+    int i = 1;
+    for (;;) {
+        int m = 0;
+        if (i < argc && ((m = global_flag(argc, argv, &i, "--server", &cli_server_flag)) != 0 ||
+                         (m = global_flag(argc, argv, &i, "--token", &cli_token_flag)) != 0)) {
+            if (m < 0) {
+                fprintf(stderr, "kofarm: flag %s needs a value\n", argv[i]);
+                return 2;
+            }
+            continue;
+        }
+        break;
+    }
+    if (i >= argc) {
         usage(stderr);
         return 2;
     }
-    const char *cmd = argv[1];
+    const char *cmd = argv[i];
+    int sub_argc = argc - i - 1;
+    char **sub_argv = argv + i + 1;
+    const char *server = remote_server(NULL);
+    int remote = (server && *server) || has_server_flag(sub_argc, sub_argv);
+
     if (strcmp(cmd, "build") == 0 || strcmp(cmd, "publish") == 0)
-        return cmd_build(argc - 2, argv + 2, 0);
+        return remote ? cmd_remote_build(sub_argc, sub_argv) : cmd_build(sub_argc, sub_argv, 0);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(sub_argc, sub_argv);
+    if (strcmp(cmd, "logs") == 0)
+        return cmd_logs(sub_argc, sub_argv);
+    if (strcmp(cmd, "cancel") == 0)
+        return cmd_cancel(sub_argc, sub_argv);
+    if (cli_server_flag && strcmp(cmd, "version") != 0 && strcmp(cmd, "help") != 0 && strcmp(cmd, "--help") != 0 &&
+        strcmp(cmd, "-h") != 0) {
+        fprintf(stderr, "kofarm: %s runs locally only; it takes no --server\n", cmd);
+        return 2;
+    }
     if (strcmp(cmd, "containerize") == 0)
-        return cmd_build(argc - 2, argv + 2, 1);
+        return cmd_build(sub_argc, sub_argv, 1);
     if (strcmp(cmd, "resolve") == 0)
-        return cmd_resolve(argc - 2, argv + 2, CLI_RESOLVE);
+        return cmd_resolve(sub_argc, sub_argv, CLI_RESOLVE);
     if (strcmp(cmd, "apply") == 0)
-        return cmd_resolve(argc - 2, argv + 2, CLI_APPLY);
+        return cmd_resolve(sub_argc, sub_argv, CLI_APPLY);
     if (strcmp(cmd, "create") == 0)
-        return cmd_resolve(argc - 2, argv + 2, CLI_CREATE);
+        return cmd_resolve(sub_argc, sub_argv, CLI_CREATE);
     if (strcmp(cmd, "delete") == 0)
-        return cmd_resolve(argc - 2, argv + 2, CLI_DELETE);
+        return cmd_resolve(sub_argc, sub_argv, CLI_DELETE);
     if (strcmp(cmd, "login") == 0)
-        return cmd_login(argc - 2, argv + 2);
+        return cmd_login(sub_argc, sub_argv);
     if (strcmp(cmd, "base") == 0)
-        return cmd_base(argc - 2, argv + 2);
+        return cmd_base(sub_argc, sub_argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("kofarm %s\n", KF_VERSION);
         return 0;
