@@ -1,4 +1,5 @@
 /* ko's build flags and environment -> kf_build_opts, for every command that builds. */
+#include "buf.h"
 #include "buildflags.h"
 
 #include <errno.h>
@@ -84,22 +85,6 @@ static int env_epoch(const char *name, long long *out)
     return 0;
 }
 
-static int mkdirs(const char *path)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* $KOFARM_CACHE_DIR, else $XDG_CACHE_HOME/kofarm, else ~/.cache/kofarm; NULL when none works. */
 static char *layer_cache_dir(void)
 {
@@ -118,7 +103,7 @@ static char *layer_cache_dir(void)
         return NULL;
     if (n < 0)
         return NULL;
-    if (mkdirs(dir) != 0) {
+    if (kf_mkdirs(dir) != 0) {
         free(dir);
         return NULL;
     }

@@ -1,4 +1,6 @@
 /* Growable, capped byte buffer. */
+#include <limits.h>
+#include <sys/stat.h>
 #include "buf.h"
 
 #include <errno.h>
@@ -187,4 +189,20 @@ out:
     if (rc)
         unlink(tmp);
     return rc;
+}
+
+int kf_mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }

@@ -32,4 +32,7 @@ int kf_buf_read_file(struct kf_buf *b, const char *path, char *err) KF_MUST_CHEC
 /* Write len bytes to path atomically (temp file + rename). */
 int kf_write_file_atomic(const char *path, const void *data, size_t len, int mode, char *err) KF_MUST_CHECK;
 
+/* mkdir -p with mode 0700 for each missing directory; 0 or -1 (errno). */
+int kf_mkdirs(const char *path);
+
 #endif

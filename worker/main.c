@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "worker.h"
 
 extern char **environ;
@@ -117,29 +118,13 @@ static int parse(int argc, char **argv, const struct opt *opts, size_t n)
     return 0;
 }
 
-static int mkdirs(const char *path)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* STATE_DIR/sub, created; NULL (with a message) when it cannot be. */
 static char *state_subdir(const char *state, const char *sub)
 {
     char *path = NULL;
     if (asprintf(&path, "%s/%s", state, sub) < 0)
         return NULL;
-    if (mkdirs(path) != 0) {
+    if (kf_mkdirs(path) != 0) {
         fprintf(stderr, "kofarm-worker: cannot create %s: %s\n", path, strerror(errno));
         free(path);
         return NULL;
@@ -241,7 +226,7 @@ static int migrate(const struct wk_config *cfg)
 
 static const char *default_state_dir(void)
 {
-    if (mkdirs("/var/lib/kofarm") == 0 && access("/var/lib/kofarm", W_OK | X_OK) == 0)
+    if (kf_mkdirs("/var/lib/kofarm") == 0 && access("/var/lib/kofarm", W_OK | X_OK) == 0)
         return "/var/lib/kofarm";
     return "./.kofarm-worker";
 }
@@ -310,7 +295,7 @@ int main(int argc, char **argv)
         cfg.state_dir = default_state_dir();
 
     int rc = 1;
-    if (mkdirs(cfg.state_dir) != 0) {
+    if (kf_mkdirs(cfg.state_dir) != 0) {
         fprintf(stderr, "kofarm-worker: cannot create %s: %s\n", cfg.state_dir, strerror(errno));
         goto out;
     }
