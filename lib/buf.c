@@ -155,11 +155,17 @@ int kf_write_file_atomic(const char *path, const void *data, size_t len, int mod
 {
     int rc = KF_EIO;
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    /* A unique name per call: two threads writing the same blob (two
+     * platforms sharing a base layer) must not rename each other's file. */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return kf_fail(err, KF_EINVAL, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return kf_fail(err, KF_EIO, "%s: %s", tmp, strerror(errno));
+    if (fchmod(fd, (mode_t)mode) != 0) {
+        rc = kf_fail(err, KF_EIO, "%s: %s", tmp, strerror(errno));
+        goto out;
+    }
     const unsigned char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -74,4 +75,48 @@ Test(digest, known_vectors)
     cr_expect(!kf_digest_valid("sha256:ba78"));
     cr_expect(!kf_digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
     cr_expect(!kf_digest_valid("sha256:../../etc/passwd"));
+}
+
+/* Two platforms of one build write the same base layer blob at once: every
+ * writer must succeed and the file must hold the bytes (a per-process temp
+ * name let one thread rename the other's file away: ENOENT). */
+#include <pthread.h>
+
+struct race_arg {
+    const char *path;
+    int rc;
+};
+
+static void *race_writer(void *p)
+{
+    struct race_arg *a = p;
+    char err[KF_ERRLEN];
+    static const char data[] = "same content-addressed bytes";
+    for (int i = 0; i < 200 && a->rc == 0; i++)
+        a->rc = kf_write_file_atomic(a->path, data, sizeof data - 1, 0644, err);
+    return NULL;
+}
+
+Test(buf, atomic_write_from_threads)
+{
+    char dir[] = "/tmp/kf-test-buf-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/blob", dir);
+    pthread_t t[4];
+    struct race_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct race_arg){path, 0};
+        cr_assert_eq(pthread_create(&t[i], NULL, race_writer, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(a[i].rc, 0, "writer %d failed", i);
+    }
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_eq(st.st_size, 28);
+    cr_expect_eq(st.st_mode & 0777, 0644);
+    unlink(path);
+    cr_expect_eq(rmdir(dir), 0, "no temp file is left behind");
 }
