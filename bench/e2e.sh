@@ -23,7 +23,7 @@ make_base "$R/base/seed:latest" linux/amd64 --user 65532 || die "cannot seed the
 CONF=(KOFARM_ALLOW_FILE_URLS=1 KOFARM_REPO="$R/e2e" KOFARM_DEFAULT_BASE_IMAGE="$BASE_OUT")
 start_server "${CONF[@]}"
 start_worker "${CONF[@]}" KOFARM_CONCURRENCY=1
-TOKEN=$(new_token bench --scope admin)
+TOKEN=$(new_token bench admin)
 
 SRC=$T/src
 copy_fixture "$SRC"
