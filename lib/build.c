@@ -409,7 +409,7 @@ static int publish_target(struct kf_plan *plan, struct kf_target *t, struct kf_b
         if (rc)
             goto out;
         kf_sha256_digest(index.data, index.len, r->digest);
-        rc = kf_build_put_manifest(t, r->digest, mt, index.data, index.len, err);
+        rc = kf_build_put_manifest(t, r->digest, mt, index.data, index.len, 1, err);
         if (rc)
             goto out;
         top = index.data;

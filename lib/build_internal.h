@@ -53,7 +53,9 @@ struct kf_plan {
 int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char *err) KF_MUST_CHECK;
 /* Send one blob to every sink of t. */
 int kf_build_put_blob(struct kf_target *t, const char *digest, const void *data, size_t len, char *err) KF_MUST_CHECK;
+/* Send a manifest to every sink of t; top (the image's top manifest, which
+ * the tags step PUTs by tag) skips registry sinks. */
 int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, const void *data, size_t len,
-                          char *err) KF_MUST_CHECK;
+                          int top, char *err) KF_MUST_CHECK;
 
 #endif

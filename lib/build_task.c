@@ -22,9 +22,13 @@ int kf_build_put_blob(struct kf_target *t, const char *digest, const void *data,
 }
 
 int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, const void *data, size_t len,
-                          char *err)
+                          int top, char *err)
 {
     for (size_t i = 0; i < t->n_sinks; i++) {
+        /* A registry gets the top manifest through its tags (build.c):
+         * a PUT by digest first would send the same bytes twice. */
+        if (top && !t->sinks[i].layout_dir)
+            continue;
         int rc = kf_sink_put_manifest(&t->sinks[i], ref, mt, data, len, err);
         if (rc)
             return rc;
@@ -203,7 +207,8 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
     t->manifests[k].size = manifest.len;
     snprintf(t->manifest_types[k], sizeof t->manifest_types[k], "%s", bi.media_type);
     memcpy(t->plats[k].digest, t->manifests[k].digest, KF_DIGEST_LEN);
-    rc = kf_build_put_manifest(t, t->manifests[k].digest, bi.media_type, manifest.data, manifest.len, err);
+    rc = kf_build_put_manifest(t, t->manifests[k].digest, bi.media_type, manifest.data, manifest.len, t->n_sel == 1,
+                               err);
     if (rc)
         goto out;
     t->manifest_bytes[k] = kf_buf_steal(&manifest, NULL);

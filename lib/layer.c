@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,16 +534,74 @@ out:
     free(header);
 }
 
+/* The stat index: one small file per (file identity, app path) holding the
+ * diff_id of the layer that file made, so an unchanged binary is neither
+ * read nor hashed again. Any write moves ctime, and nothing but the system
+ * clock sets it back: an equal stat is an equal file. */
+static char *stat_index_path(const char *cache_dir, const char *app_path, const struct stat *st)
+{
+    char *material = NULL, *path = NULL;
+    char digest[KF_DIGEST_LEN];
+    if (asprintf(&material, "%s\nstat\n%s\n%ju %ju %jd %jd.%09ld %jd.%09ld", CACHE_VERSION, app_path,
+                 (uintmax_t)st->st_dev, (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
+                 st->st_mtim.tv_nsec, (intmax_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec) < 0)
+        return NULL;
+    kf_sha256_digest(material, strlen(material), digest);
+    free(material);
+    if (asprintf(&path, "%s/%s.stat", cache_dir, digest + 7) < 0)
+        path = NULL;
+    return path;
+}
+
+/* 1 when the index names a diff_id (copied into diff_id). */
+static int stat_index_load(const char *path, char diff_id[KF_DIGEST_LEN])
+{
+    char line[KF_DIGEST_LEN + 1];
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof line, f);
+    fclose(f);
+    if (n != KF_DIGEST_LEN || line[KF_DIGEST_LEN - 1] != '\n')
+        return 0;
+    line[KF_DIGEST_LEN - 1] = 0;
+    if (!kf_digest_valid(line))
+        return 0;
+    memcpy(diff_id, line, KF_DIGEST_LEN);
+    return 1;
+}
+
+static void stat_index_store(const char *path, const char *diff_id)
+{
+    char line[KF_DIGEST_LEN + 1], err[KF_ERRLEN]; /* the digest, "\n", NUL */
+    snprintf(line, sizeof line, "%s\n", diff_id);
+    if (kf_write_file_atomic(path, line, KF_DIGEST_LEN, 0600, err))
+        kf_logf("Layer cache: %s", err);
+}
+
 int kf_layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
                     char *err)
 {
     int rc;
     struct kf_buf tar;
+    struct stat st;
     char diff_id[KF_DIGEST_LEN], key[65];
-    char *path = NULL;
+    char *path = NULL, *index = NULL;
     memset(out, 0, sizeof *out);
     kf_buf_init(&tar, KF_LAYER_MAX);
 
+    /* Stat before reading: a change in between only leaves an index entry
+     * for a stat that never comes back. */
+    if (cache_dir && stat(binary_path, &st) == 0 && S_ISREG(st.st_mode) &&
+        (index = stat_index_path(cache_dir, app_path, &st)) && stat_index_load(index, diff_id)) {
+        cache_path(cache_dir, diff_id, key, &path);
+        if (path && cache_load(path, key, diff_id, out)) {
+            rc = KF_OK;
+            goto out;
+        }
+        free(path);
+        path = NULL;
+    }
     rc = kf_layer_tar_binary(binary_path, app_path, &tar, err);
     if (rc)
         goto out;
@@ -550,13 +609,18 @@ int kf_layer_binary(const char *binary_path, const char *app_path, const char *c
         kf_sha256_digest(tar.data, tar.len, diff_id);
         cache_path(cache_dir, diff_id, key, &path);
         if (path && cache_load(path, key, diff_id, out))
-            goto out;
+            goto indexed;
     }
     rc = compress_tar(tar.data, tar.len, cache_dir ? diff_id : NULL, out, err);
-    if (!rc && path)
-        cache_store(cache_dir, path, key, out);
+    if (rc || !path)
+        goto out;
+    cache_store(cache_dir, path, key, out);
+indexed:
+    if (index)
+        stat_index_store(index, diff_id);
 out:
     free(path);
+    free(index);
     kf_buf_free(&tar);
     return rc;
 }

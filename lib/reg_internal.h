@@ -33,7 +33,6 @@ struct kf_reg_host {
     char *host;                  /* "127.0.0.1:5000" */
     char *base_url;              /* "http://127.0.0.1:5000" (no trailing slash) */
     char origin[320];            /* "http://127.0.0.1:5000": where our Authorization may go */
-    int probed;                  /* /v2/ answered and challenge is current */
     struct kf_reg_challenge challenge;
     int creds_loaded;            /* docker config consulted */
     char *user, *secret;         /* NULL: anonymous. user "<token>": identity token */

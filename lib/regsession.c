@@ -64,7 +64,6 @@ int kf_reg_probe(struct kf_registry *reg, struct kf_reg_host *host, const struct
     kf_reg_challenge_free(&host->challenge);
     host->challenge = ch;
     memset(&ch, 0, sizeof ch);
-    host->probed = 1;
     pthread_mutex_unlock(&reg->lock);
 out:
     kf_reg_challenge_free(&ch);
@@ -405,15 +404,16 @@ out:
     return rc;
 }
 
-/* Takes a resource's 401 challenge as the host's; 1 when it differs. */
+/* Takes a resource's 401 challenge as the host's: 1 when it differs, 0
+ * when it is the one known, -1 when there is none kofarm can answer. */
 static int learn_challenge(struct kf_registry *reg, struct kf_reg_host *host, const char *header)
 {
     struct kf_reg_challenge ch;
     if (!header || kf_reg_challenge_parse(header, &ch))
-        return 0;
+        return -1;
     if (ch.scheme == KF_REG_AUTH_OTHER || (ch.scheme == KF_REG_AUTH_BEARER && !ch.realm)) {
         kf_reg_challenge_free(&ch);
-        return 0;
+        return -1;
     }
     pthread_mutex_lock(&reg->lock);
     struct kf_reg_challenge *old = &host->challenge;
@@ -437,11 +437,9 @@ int kf_reg_call_do(struct kf_registry *reg, const struct kf_reg_call *call, stru
     struct kf_reg_host *host = kf_reg_host_get(reg, call->repo->registry);
     if (!host)
         return kf_fail(err, KF_ENOMEM, "out of memory");
-    pthread_mutex_lock(&reg->lock);
-    int probed = host->probed;
-    pthread_mutex_unlock(&reg->lock);
-    if (!probed && (rc = kf_reg_probe(reg, host, call->repo, err)))
-        return rc;
+    /* No /v2/ probe first: the call itself answers 401 with the challenge
+     * when the registry wants credentials, which costs a round trip only
+     * there (the probe cost one on every anonymous registry). */
     for (int round = 0; round < 2; round++) {
         if ((rc = authorize(reg, host, call, round > 0, &header, &token_scope, &with_creds, err)))
             break;
@@ -453,8 +451,11 @@ int kf_reg_call_do(struct kf_registry *reg, const struct kf_reg_call *call, stru
         resp->sent_auth = resp->sent_auth && with_creds;
         if (rc || resp->status != 401 || round == 1)
             break;
-        /* A new challenge, or a token the registry no longer takes: once more. */
-        int changed = learn_challenge(reg, host, resp->www_authenticate);
+        /* A new challenge, a token the registry no longer takes, or a call
+         * sent without credentials while another thread learnt the
+         * challenge: once more. */
+        int learnt = learn_challenge(reg, host, resp->www_authenticate);
+        int changed = learnt > 0 || (learnt == 0 && !header);
         if (token_scope) {
             token_drop(reg, host, token_scope);
             changed = 1;

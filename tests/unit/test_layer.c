@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -352,7 +353,8 @@ static ino_t only_cache_entry(const char *cache, int *count)
     cr_assert_not_null(d);
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 6, ".layer") != 0)
             continue;
         (*count)++;
         snprintf(path, sizeof path, "%s/%s", cache, de->d_name);
@@ -394,7 +396,7 @@ Test(layer, binary_cache_hits_and_repairs)
     DIR *d = opendir(cache);
     struct dirent *de;
     while ((de = readdir(d)))
-        if (de->d_name[0] != '.')
+        if (de->d_name[0] != '.' && strstr(de->d_name, ".layer"))
             snprintf(entry, sizeof entry, "%s/%s", cache, de->d_name);
     closedir(d);
     FILE *f = fopen(entry, "r+b");
@@ -416,6 +418,66 @@ Test(layer, binary_cache_hits_and_repairs)
     kf_layer_free(&hit);
     kf_layer_free(&repaired);
     kf_layer_free(&other);
+}
+
+static int count_suffix(const char *dir, const char *suffix)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += strlen(de->d_name) > strlen(suffix) &&
+             strcmp(de->d_name + strlen(de->d_name) - strlen(suffix), suffix) == 0;
+    closedir(d);
+    return n;
+}
+
+/* The stat index must never serve a changed file: same size, same mtime,
+ * other bytes is a miss (ctime moved). */
+Test(layer, stat_index_follows_the_file)
+{
+    char bin[512], cache[512], err[KF_ERRLEN];
+    struct kf_layer a = {0}, a2 = {0}, b = {0}, b_fresh = {0}, c = {0};
+    put_file("app", "binary version AAAA");
+    path_of(bin, sizeof bin, "app");
+    path_of(cache, sizeof cache, "statcache");
+    cr_assert_eq(kf_layer_binary(bin, "/ko-app/app", cache, &a, err), 0, "%s", err);
+    cr_expect_eq(count_suffix(cache, ".stat"), 1, "the stat index is written");
+    cr_assert_eq(kf_layer_binary(bin, "/ko-app/app", cache, &a2, err), 0, "%s", err);
+    same_layer(&a, &a2);
+    cr_expect_eq(count_suffix(cache, ".stat"), 1, "a hit adds no index entry");
+
+    struct stat st;
+    cr_assert_eq(stat(bin, &st), 0);
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    FILE *f = fopen(bin, "r+"); /* in place: same inode, same size */
+    cr_assert_not_null(f);
+    fputs("binary version BBBB", f);
+    fclose(f);
+    cr_assert_eq(utimensat(AT_FDCWD, bin, times, 0), 0);
+    cr_assert_eq(kf_layer_binary(bin, "/ko-app/app", cache, &b, err), 0, "%s", err);
+    cr_assert_eq(kf_layer_binary(bin, "/ko-app/app", NULL, &b_fresh, err), 0, "%s", err);
+    same_layer(&b_fresh, &b);
+    cr_expect_str_neq(a.diff_id, b.diff_id);
+
+    /* The index may outlive the entry it names: the layer is rebuilt. */
+    DIR *d = opendir(cache);
+    struct dirent *de;
+    char path[1024];
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".layer")) {
+            snprintf(path, sizeof path, "%s/%s", cache, de->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    cr_assert_eq(kf_layer_binary(bin, "/ko-app/app", cache, &c, err), 0, "%s", err);
+    same_layer(&b_fresh, &c);
+    kf_layer_free(&a);
+    kf_layer_free(&a2);
+    kf_layer_free(&b);
+    kf_layer_free(&b_fresh);
+    kf_layer_free(&c);
 }
 
 struct job {
