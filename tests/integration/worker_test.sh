@@ -26,6 +26,17 @@ make_base "$REGISTRY/base/seed:latest" linux/amd64 || { fail "seed the base imag
 BASE=$REGISTRY/base/seed:latest
 REPO=$REGISTRY/w
 
+# A real docker-registry whose storage cannot be written: it answers the
+# /v2/ check and every read, and HTTP 500 to every upload.
+BROKEN_PORT=$(free_port)
+mkdir -p "$T/broken-registry"
+printf '%s\n' "version: 0.1" "log: {level: error, accesslog: {disabled: true}}" \
+  "storage: {filesystem: {rootdirectory: /proc/version/data}}" "http: {addr: 127.0.0.1:$BROKEN_PORT, secret: x}" \
+  >"$T/broken-registry/config.yml"
+docker-registry serve "$T/broken-registry/config.yml" >"$T/broken-registry/log" 2>&1 &
+KF_PIDS+=("$!")
+export KOFARM_INSECURE_REGISTRIES=$KOFARM_INSECURE_REGISTRIES,127.0.0.1:$BROKEN_PORT
+
 # A git repository of the fixture, with a main branch.
 SRC=$T/src
 copy_fixture "$SRC"
@@ -222,6 +233,13 @@ assert_eq "transient: code" network "$(field "$id" error_code)"
 assert_eq "transient: waits in backoff" t "$(field "$id" "run_after > now()")"
 assert_eq "transient: fails after max_attempts" failed "$(wait_done "$id" 60)"
 assert_eq "transient: two attempts" 2 "$(field "$id" attempts)"
+
+# ---- a registry answering 500 is transient too: retried, then failed with its code
+id=$(insert "$(spec ".repo = \"127.0.0.1:$BROKEN_PORT/w\"" '.tags = ["broken"]')" 2)
+assert_eq "registry 500: fails after max_attempts" failed "$(wait_done "$id" 90)"
+assert_eq "registry 500: two attempts" 2 "$(field "$id" attempts)"
+assert_eq "registry 500: code" registry_error "$(field "$id" error_code)"
+assert_match "registry 500: the message says so" "HTTP 500" "$(field "$id" error_message)"
 
 # ---- 2 workers x concurrency 2 drain N jobs: each claimed exactly once
 N=60
