@@ -328,7 +328,7 @@ int kf_resolve_with(const struct kf_resolve_opts *o, const struct kf_resolve_inp
         files[i].name = in[i].name ? in[i].name : "-";
         files[i].data = in[i].data;
         files[i].len = in[i].len;
-        rc = kf_rs_scan(&so, &files[i], &table, &sites, err);
+        rc = kf_rs_scan_input(&so, &files[i], &table, &sites, err);
         if (rc)
             goto out;
         out->n_docs_in += files[i].n_docs_read;

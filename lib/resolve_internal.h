@@ -37,6 +37,7 @@ struct kf_rs_file {
     struct kf_rs_site *sites;
     size_t n_sites;
     int crlf;                  /* first line ends in \r\n: separators we add use it too */
+    size_t line_base;          /* lines before data in the whole input (a part of a split scan) */
 };
 
 /* The unique references of all inputs. */
@@ -96,6 +97,10 @@ struct kf_resolve_errors {
 int kf_rs_scan(const struct kf_rs_scan_opts *o, struct kf_rs_file *f, struct kf_rs_table *t, size_t *total_sites,
                char *err) KF_MUST_CHECK;
 void kf_rs_file_free(struct kf_rs_file *f);
+/* kf_rs_scan, in parallel parts for a large stream (resolve_split.c); the
+ * same result as one kf_rs_scan. */
+int kf_rs_scan_input(const struct kf_rs_scan_opts *o, struct kf_rs_file *f, struct kf_rs_table *t,
+                     size_t *total_sites, char *err) KF_MUST_CHECK;
 
 /* Index of (kind class, value) in t, added when new (where = first site). */
 int kf_rs_table_intern(struct kf_rs_table *t, enum kf_resolve_kind kind, const char *value, size_t len,

@@ -87,7 +87,7 @@ static int fail_at(struct scan *s, const yaml_mark_t *m, int rc, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return kf_fail(s->err, rc, "%s:%zu:%zu: %s", s->f->name, m->line + 1, m->column + 1, msg);
+    return kf_fail(s->err, rc, "%s:%zu:%zu: %s", s->f->name, s->f->line_base + m->line + 1, m->column + 1, msg);
 }
 
 static size_t sat_add(size_t a, size_t b)
@@ -177,7 +177,7 @@ static int pend_add(struct scan *s, const yaml_event_t *e, enum kf_resolve_kind 
     p->end = byte_at(s, e->end_mark.index);
     if (e->data.scalar.anchor || e->data.scalar.tag)
         p->start = skip_properties(s->f->data, p->start, p->end);
-    p->line = e->start_mark.line + 1;
+    p->line = s->f->line_base + e->start_mark.line + 1;
     p->col = e->start_mark.column + 1;
     p->kind = kind;
     p->ko_scheme = (unsigned char)scheme;
@@ -499,7 +499,7 @@ static int parse_error(struct scan *s, const yaml_parser_t *p)
         return kf_fail(s->err, KF_ENOMEM, "%s: out of memory parsing YAML", s->f->name);
     if (p->context)
         return fail_at(s, &p->problem_mark, KF_EINVAL, "invalid YAML: %s %s (line %zu, column %zu)", problem,
-                       p->context, p->context_mark.line + 1, p->context_mark.column + 1);
+                       p->context, s->f->line_base + p->context_mark.line + 1, p->context_mark.column + 1);
     return fail_at(s, &p->problem_mark, KF_EINVAL, "invalid YAML: %s", problem);
 }
 
