@@ -181,6 +181,21 @@ static int known_manifest_type(const char *mt)
            strcmp(mt, KF_MT_DOCKER_MANIFEST) == 0 || strcmp(mt, KF_MT_DOCKER_LIST) == 0;
 }
 
+/* GET req into body (emptied first): a 200 or an error; got = the sha256
+ * of what arrived, for the caller to check against what it asked for. */
+static int get_body(struct kf_registry *reg, const struct kf_reg_call *call, struct kf_reg_req *req,
+                    struct kf_reg_resp *resp, struct kf_buf *body, char got[KF_DIGEST_LEN], char *err)
+{
+    kf_buf_reset(body);
+    int rc = kf_reg_call_do(reg, call, req, resp, err);
+    if (rc)
+        return rc;
+    if (resp->status != 200)
+        return kf_reg_status_fail(call, resp, err);
+    kf_sha256_digest(body->data, body->len, got);
+    return KF_OK;
+}
+
 int kf_reg_get_manifest(struct kf_registry *reg, const struct kf_ref *repo, const char *tag_or_digest,
                         struct kf_buf *body, char media_type[128], char digest[KF_DIGEST_LEN], char *err)
 {
@@ -194,15 +209,9 @@ int kf_reg_get_manifest(struct kf_registry *reg, const struct kf_ref *repo, cons
     struct kf_reg_call call = {.repo = repo, .actions = "pull", .what = what};
     struct kf_reg_req req = {.method = "GET", .url = url, .accept = manifest_accept, .out = body,
                              .out_cap = KF_REG_MANIFEST_MAX, .follow_redirects = 1};
-    kf_buf_reset(body);
-    rc = kf_reg_call_do(reg, &call, &req, &resp, err);
+    rc = get_body(reg, &call, &req, &resp, body, got, err);
     if (rc)
         goto out;
-    if (resp.status != 200) {
-        rc = kf_reg_status_fail(&call, &resp, err);
-        goto out;
-    }
-    kf_sha256_digest(body->data, body->len, got);
     if (kf_digest_valid(tag_or_digest) && strcmp(got, tag_or_digest) != 0) {
         rc = kf_fail(err, KF_EREGISTRY, "%s/%s: manifest asked as %s has digest %s", repo->registry,
                      repo->repository, tag_or_digest, got);
@@ -232,15 +241,9 @@ int kf_reg_get_blob(struct kf_registry *reg, const struct kf_ref *repo, const ch
     snprintf(what, sizeof what, "blob %s", digest);
     struct kf_reg_call call = {.repo = repo, .actions = "pull", .what = what};
     struct kf_reg_req req = {.method = "GET", .url = url, .out = body, .follow_redirects = 1};
-    kf_buf_reset(body);
-    rc = kf_reg_call_do(reg, &call, &req, &resp, err);
+    rc = get_body(reg, &call, &req, &resp, body, got, err);
     if (rc)
         goto out;
-    if (resp.status != 200) {
-        rc = kf_reg_status_fail(&call, &resp, err);
-        goto out;
-    }
-    kf_sha256_digest(body->data, body->len, got);
     if (strcmp(got, digest) != 0)
         rc = kf_fail(err, KF_EREGISTRY, "%s/%s: blob %s arrived with digest %s", repo->registry, repo->repository,
                      digest, got);
