@@ -48,6 +48,8 @@ static char *rewrite_file(const char *root, const char *cwd, const char *path, c
     }
     char *out = modroot_rewrite(root, cwd, rel, err);
     free(rel);
+    if (!out && strstr(err, "outside the module"))
+        kf_fail(err, KF_EINVAL, "-f %s is outside the module at %s (only the module is uploaded)", path, root);
     return out;
 }
 
