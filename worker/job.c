@@ -210,7 +210,9 @@ static int resolve_and_reuse(struct job_run *j, int *reused)
         return canceled(j); /* the lease is gone */
     if (rc)
         return fail_rc(j, rc == KF_EINVAL ? KF_EINTERNAL : rc, 0, err);
-    if (json_is_true(json_object_get(j->job->spec, "no_cache")))
+    /* pin_tags: tags move, so a pinned release is made afresh each time. */
+    const json_t *spec = j->job->spec;
+    if (json_is_true(json_object_get(spec, "no_cache")) || json_is_true(json_object_get(spec, "pin_tags")))
         return 0;
     json_t *old = NULL;
     int64_t old_id = 0;
