@@ -74,8 +74,14 @@ int kf_jobspec_from_request(const json_t *request, const char *upload_digest, si
  * KF_EINVAL naming them. */
 int kf_jobspec_request_from_query(const char *const *names, const char *const *values, size_t n,
                                   json_t **request, char *err) KF_MUST_CHECK;
+/* The same for a job kind: "build" as above; "resolve" takes files/file
+ * (repeatable, comma lists split), recursive, selector, strict and
+ * pin_tags instead of importpaths (jobspec_resolve.h). */
+int kf_jobspec_request_from_query_for(const char *kind, const char *const *names, const char *const *values,
+                                      size_t n, json_t **request, char *err) KF_MUST_CHECK;
 
-/* The cache key of a build: "build:" + sha256 hex of the canonical spec
+/* The cache key of a build: "build:" (a resolve's spec, which has
+ * "files": "resolve:") + sha256 hex of the canonical spec
  * with source.git.ref removed and the resolved commit (or the upload's
  * digest) put in, plus the worker-level defaults that shape the output
  * (repo and base image used when the spec leaves them null). Equal keys
@@ -91,6 +97,7 @@ struct kf_jobspec_hold {
     const char **importpaths, **tags, **labels, **annotations, **env, **ldflags;
     char *platforms; /* comma list */
     char *strings;   /* "K=V" storage */
+    const char **files; /* resolves (jobspec_resolve.h) */
 };
 int kf_jobspec_to_build_opts(const json_t *spec, struct kf_build_opts *o, struct kf_jobspec_hold *hold,
                              char *err) KF_MUST_CHECK;

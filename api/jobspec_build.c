@@ -3,6 +3,7 @@
  * The spec comes from the database, so it is checked again here: a row
  * written by hand must fail cleanly, not crash the worker. */
 #include "jobspec.h"
+#include "jobspec_fields.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,12 @@ static int join_platforms(const json_t *spec, char **out, char *err)
 
 int kf_jobspec_to_build_opts(const json_t *spec, struct kf_build_opts *o, struct kf_jobspec_hold *hold, char *err)
 {
+    return kf_jsf_build_opts(spec, o, hold, 1, err);
+}
+
+int kf_jsf_build_opts(const json_t *spec, struct kf_build_opts *o, struct kf_jobspec_hold *hold, int need_importpaths,
+                      char *err)
+{
     int rc;
     size_t n_env = 0;
     memset(hold, 0, sizeof *hold);
@@ -218,7 +225,7 @@ int kf_jobspec_to_build_opts(const json_t *spec, struct kf_build_opts *o, struct
     rc = string_array(spec, "importpaths", KF_JOBSPEC_IMPORTPATHS_MAX, &hold->importpaths, &o->n_importpaths, err);
     if (rc)
         goto fail;
-    if (o->n_importpaths == 0) {
+    if (o->n_importpaths == 0 && need_importpaths) {
         rc = BAD("importpaths", "at least one import path is needed");
         goto fail;
     }
@@ -292,6 +299,7 @@ void kf_jobspec_opts_free(struct kf_jobspec_hold *hold)
     free(hold->ldflags);
     free(hold->platforms);
     free(hold->strings);
+    free(hold->files);
     memset(hold, 0, sizeof *hold);
 }
 

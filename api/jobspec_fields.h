@@ -18,6 +18,13 @@ json_t *kf_jsf_env(const json_t *v, char *err);
 json_t *kf_jsf_ldflags(const json_t *v, char *err);
 json_t *kf_jsf_user(const json_t *v, char *err);
 
+/* kf_jobspec_to_build_opts, with import paths optional when
+ * need_importpaths is 0 (a resolve finds its own in the YAML). */
+struct kf_build_opts;
+struct kf_jobspec_hold;
+int kf_jsf_build_opts(const json_t *spec, struct kf_build_opts *o, struct kf_jobspec_hold *hold, int need_importpaths,
+                      char *err);
+
 /* 1 when s is within max bytes, valid UTF-8 and free of control characters. */
 int kf_jsf_clean_text(const char *s, size_t max);
 /* A printable, quoted excerpt of s for messages (out: 64 bytes). */

@@ -18,27 +18,34 @@ enum qkind {
     Q_INT,    /* once: a decimal integer */
 };
 
+/* Which job kinds take a parameter. */
+enum { K_BOTH = 0, K_BUILD = 1, K_RESOLVE = 2 };
+
 static const struct qparam {
     const char *name;  /* as given in the query */
     const char *field; /* in the request object */
     enum qkind kind;
+    int kinds;         /* K_* */
 } qparams[] = {
-    {"importpaths", "importpaths", Q_LIST}, {"importpath", "importpaths", Q_LIST},
-    {"platforms", "platforms", Q_LIST},     {"platform", "platforms", Q_LIST},
-    {"tags", "tags", Q_LIST},               {"tag", "tags", Q_LIST},
-    {"label", "labels", Q_MAP},             {"labels", "labels", Q_MAP},
-    {"annotation", "annotations", Q_MAP},   {"annotations", "annotations", Q_MAP},
-    {"env", "env", Q_ARRAY},                {"ldflags", "ldflags", Q_ARRAY},
-    {"repo", "repo", Q_STRING},             {"naming", "naming", Q_STRING},
-    {"base_image", "base_image", Q_STRING}, {"user", "user", Q_STRING},
-    {"project", "project", Q_STRING},       {"no_cache", "no_cache", Q_BOOL},
-    {"priority", "priority", Q_INT},        {"max_attempts", "max_attempts", Q_INT},
+    {"importpaths", "importpaths", Q_LIST, K_BUILD}, {"importpath", "importpaths", Q_LIST, K_BUILD},
+    {"files", "files", Q_LIST, K_RESOLVE},           {"file", "files", Q_LIST, K_RESOLVE},
+    {"recursive", "recursive", Q_BOOL, K_RESOLVE},   {"selector", "selector", Q_STRING, K_RESOLVE},
+    {"strict", "strict", Q_BOOL, K_RESOLVE},         {"pin_tags", "pin_tags", Q_BOOL, K_RESOLVE},
+    {"platforms", "platforms", Q_LIST, K_BOTH},      {"platform", "platforms", Q_LIST, K_BOTH},
+    {"tags", "tags", Q_LIST, K_BOTH},                {"tag", "tags", Q_LIST, K_BOTH},
+    {"label", "labels", Q_MAP, K_BOTH},              {"labels", "labels", Q_MAP, K_BOTH},
+    {"annotation", "annotations", Q_MAP, K_BOTH},    {"annotations", "annotations", Q_MAP, K_BOTH},
+    {"env", "env", Q_ARRAY, K_BOTH},                 {"ldflags", "ldflags", Q_ARRAY, K_BOTH},
+    {"repo", "repo", Q_STRING, K_BOTH},              {"naming", "naming", Q_STRING, K_BOTH},
+    {"base_image", "base_image", Q_STRING, K_BOTH},  {"user", "user", Q_STRING, K_BOTH},
+    {"project", "project", Q_STRING, K_BOTH},        {"no_cache", "no_cache", Q_BOOL, K_BOTH},
+    {"priority", "priority", Q_INT, K_BOTH},         {"max_attempts", "max_attempts", Q_INT, K_BOTH},
 };
 
-static const struct qparam *find_param(const char *name)
+static const struct qparam *find_param(const char *name, int kinds)
 {
     for (size_t i = 0; i < sizeof qparams / sizeof *qparams; i++)
-        if (!strcmp(name, qparams[i].name))
+        if (!strcmp(name, qparams[i].name) && (qparams[i].kinds == K_BOTH || qparams[i].kinds == kinds))
             return &qparams[i];
     return NULL;
 }
@@ -117,6 +124,13 @@ static int add_value(json_t *req, const struct qparam *q, const char *value, cha
 int kf_jobspec_request_from_query(const char *const *names, const char *const *values, size_t n,
                                   json_t **request, char *err)
 {
+    return kf_jobspec_request_from_query_for("build", names, values, n, request, err);
+}
+
+int kf_jobspec_request_from_query_for(const char *kind, const char *const *names, const char *const *values,
+                                      size_t n, json_t **request, char *err)
+{
+    int kinds = kind && !strcmp(kind, "resolve") ? K_RESOLVE : K_BUILD;
     *request = NULL;
     if (n > 1024)
         return kf_fail(err, KF_EINVAL, "too many query parameters");
@@ -124,7 +138,7 @@ int kf_jobspec_request_from_query(const char *const *names, const char *const *v
     if (!req)
         return kf_fail(err, KF_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const struct qparam *q = find_param(names[i]);
+        const struct qparam *q = find_param(names[i], kinds);
         if (!q) {
             char shown[64];
             kf_jsf_show(names[i], shown);
@@ -178,7 +192,7 @@ int kf_jobspec_cache_key(const json_t *spec, const char *commit, const char *def
         goto out;
     char digest[KF_DIGEST_LEN];
     kf_sha256_digest(text, strlen(text), digest);
-    snprintf(out, 80, "build:%s", digest + 7);
+    snprintf(out, 80, "%s:%s", json_object_get(spec, "files") ? "resolve" : "build", digest + 7);
     rc = KF_OK;
 out:
     if (rc == KF_ENOMEM)

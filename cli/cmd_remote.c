@@ -18,13 +18,6 @@
 #include "remote.h"
 #include "srcpack.h"
 
-struct remote_opts {
-    const char *server, *token, *repo, *platform, *user, *image_refs, *git, *ref, *commit, *project;
-    int base_paths, preserve, bare, quiet, help, no_cache, jobs, push, trimpath, insecure, disable_opt;
-    const char *oci_layout, *tarball;
-    struct cli_list tags, labels, annotations, env, ldflags;
-};
-
 static void remote_usage(FILE *f)
 {
     fprintf(f,
@@ -99,6 +92,12 @@ static int build_query(const struct remote_opts *r, char *const *importpaths, si
     int rc = KF_OK;
     for (size_t i = 0; i < n && rc == KF_OK; i++)
         rc = kf_api_query_add(q, "importpaths", importpaths[i]);
+    return rc == KF_OK ? remote_options_query(r, q) : rc;
+}
+
+int remote_options_query(const struct remote_opts *r, struct kf_api_query *q)
+{
+    int rc = KF_OK;
     if (rc == KF_OK && platform_of(r))
         rc = kf_api_query_add(q, "platforms", platform_of(r));
     for (size_t i = 0; i < r->tags.n && rc == KF_OK; i++)
@@ -162,6 +161,16 @@ static json_t *kv_object(const struct cli_list *l, const char *flag)
 /* The JSON request of a --git build (jansson reports a bad value as an error). */
 static json_t *git_request(const struct remote_opts *r, const char *const *importpaths, size_t n)
 {
+    json_t *req = remote_git_request(r);
+    if (req && json_object_set_new(req, "importpaths", string_array(importpaths, n))) {
+        json_decref(req);
+        return NULL;
+    }
+    return req;
+}
+
+json_t *remote_git_request(const struct remote_opts *r)
+{
     json_t *labels = kv_object(&r->labels, "--image-label");
     json_t *annotations = labels ? kv_object(&r->annotations, "--image-annotation") : NULL;
     if (!labels || !annotations) {
@@ -174,9 +183,8 @@ static json_t *git_request(const struct remote_opts *r, const char *const *impor
         json_object_set_new(git, "ref", json_string(r->ref));
     if (git && r->commit)
         json_object_set_new(git, "commit", json_string(r->commit));
-    json_t *req = json_pack("{s:{s:o?}, s:o?, s:s, s:o, s:o, s:b}", "source", "git", git, "importpaths",
-                            string_array(importpaths, n), "naming", naming_of(r), "labels", labels, "annotations",
-                            annotations, "no_cache", r->no_cache);
+    json_t *req = json_pack("{s:{s:o?}, s:s, s:o, s:o, s:b}", "source", "git", git, "naming", naming_of(r), "labels",
+                            labels, "annotations", annotations, "no_cache", r->no_cache);
     if (!req)
         return NULL;
     /* Optional fields are left out rather than null: the server checks types. */
@@ -200,7 +208,7 @@ static json_t *git_request(const struct remote_opts *r, const char *const *impor
 }
 
 /* A random Idempotency-Key: a retried POST must not make a second build. */
-static void new_idempotency_key(char out[33])
+void remote_idempotency_key(char out[33])
 {
     unsigned char raw[16];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
@@ -213,6 +221,13 @@ static void new_idempotency_key(char out[33])
 
 /* Packs the module around cwd and rewrites the import paths (owned copies into *paths). */
 static int prepare_upload(const char *const *pos, size_t n_pos, int quiet, char ***paths, struct kf_buf *tgz)
+{
+    return remote_pack_module(pos, n_pos, modroot_rewrite, quiet, paths, tgz);
+}
+
+int remote_pack_module(const char *const *pos, size_t n_pos,
+                       char *(*rewrite)(const char *root, const char *cwd, const char *path, char *err), int quiet,
+                       char ***paths, struct kf_buf *tgz)
 {
     char err[KF_ERRLEN] = "";
     char cwd[PATH_MAX];
@@ -229,7 +244,7 @@ static int prepare_upload(const char *const *pos, size_t n_pos, int quiet, char 
     if (!(*paths = calloc(n_pos + 1, sizeof **paths)))
         goto oom;
     for (size_t i = 0; i < n_pos; i++)
-        if (!((*paths)[i] = modroot_rewrite(root, cwd, pos[i], err))) {
+        if (!((*paths)[i] = rewrite(root, cwd, pos[i], err))) {
             fprintf(stderr, "kofarm: %s\n", err);
             goto out;
         }
@@ -297,7 +312,7 @@ out:
     return rc;
 }
 
-static void free_opts(struct remote_opts *r)
+void remote_opts_free(struct remote_opts *r)
 {
     cli_list_free(&r->tags);
     cli_list_free(&r->labels);
@@ -308,14 +323,21 @@ static void free_opts(struct remote_opts *r)
 
 static int check_opts(const struct remote_opts *r, size_t n_pos)
 {
+    if (n_pos == 0) {
+        if (refuse_local_only(r))
+            return 2;
+        remote_usage(stderr);
+        return 2;
+    }
+    return remote_check_opts(r);
+}
+
+int remote_check_opts(const struct remote_opts *r)
+{
     if (refuse_local_only(r))
         return 2;
     if (r->base_paths + r->preserve + r->bare > 1) {
         fprintf(stderr, "kofarm: choose at most one of -B, -P and --bare\n");
-        return 2;
-    }
-    if (n_pos == 0) {
-        remote_usage(stderr);
         return 2;
     }
     if ((r->ref || r->commit) && !r->git) {
@@ -339,6 +361,44 @@ static int check_opts(const struct remote_opts *r, size_t n_pos)
     return 0;
 }
 
+/* The flags every remote command shares (build and resolve). */
+size_t remote_opts_table(struct remote_opts *r, struct cli_opt *out)
+{
+    const struct cli_opt opts[] = {
+        {"server", 0, CLI_STRING, &r->server},
+        {"token", 0, CLI_STRING, &r->token},
+        {"repo", 0, CLI_STRING, &r->repo},
+        {"base-import-paths", 'B', CLI_BOOL, &r->base_paths},
+        {"preserve-import-paths", 'P', CLI_BOOL, &r->preserve},
+        {"bare", 0, CLI_BOOL, &r->bare},
+        {"tags", 't', CLI_CSV, &r->tags},
+        {"push", 0, CLI_BOOL, &r->push},
+        {"oci-layout-path", 0, CLI_STRING, &r->oci_layout},
+        {"tarball", 0, CLI_STRING, &r->tarball},
+        {"image-label", 0, CLI_CSV, &r->labels},
+        {"image-annotation", 0, CLI_CSV, &r->annotations},
+        {"image-user", 0, CLI_STRING, &r->user},
+        {"platform", 0, CLI_STRING, &r->platform},
+        {"jobs", 'j', CLI_INT, &r->jobs}, /* parallelism is the worker's business */
+        {"insecure-registry", 0, CLI_BOOL, &r->insecure},
+        {"image-refs", 0, CLI_STRING, &r->image_refs},
+        {"trimpath", 0, CLI_BOOL, &r->trimpath},
+        {"disable-optimizations", 0, CLI_BOOL, &r->disable_opt},
+        {"quiet", 'q', CLI_BOOL, &r->quiet},
+        {"help", 'h', CLI_BOOL, &r->help},
+        {"git", 0, CLI_STRING, &r->git},
+        {"ref", 0, CLI_STRING, &r->ref},
+        {"commit", 0, CLI_STRING, &r->commit},
+        {"no-cache", 0, CLI_BOOL, &r->no_cache},
+        {"env", 0, CLI_LIST, &r->env},
+        {"ldflags", 0, CLI_LIST, &r->ldflags},
+        {"project", 0, CLI_STRING, &r->project},
+    };
+    size_t n = sizeof opts / sizeof opts[0];
+    memcpy(out, opts, sizeof opts);
+    return n;
+}
+
 int cmd_remote_build(int argc, char **argv)
 {
     int rc = 1;
@@ -354,37 +414,9 @@ int cmd_remote_build(int argc, char **argv)
     kf_buf_init(&tgz, 0);
     kf_api_query_init(&query);
 
-    const struct cli_opt opts[] = {
-        {"server", 0, CLI_STRING, &r.server},
-        {"token", 0, CLI_STRING, &r.token},
-        {"repo", 0, CLI_STRING, &r.repo},
-        {"base-import-paths", 'B', CLI_BOOL, &r.base_paths},
-        {"preserve-import-paths", 'P', CLI_BOOL, &r.preserve},
-        {"bare", 0, CLI_BOOL, &r.bare},
-        {"tags", 't', CLI_CSV, &r.tags},
-        {"push", 0, CLI_BOOL, &r.push},
-        {"oci-layout-path", 0, CLI_STRING, &r.oci_layout},
-        {"tarball", 0, CLI_STRING, &r.tarball},
-        {"image-label", 0, CLI_CSV, &r.labels},
-        {"image-annotation", 0, CLI_CSV, &r.annotations},
-        {"image-user", 0, CLI_STRING, &r.user},
-        {"platform", 0, CLI_STRING, &r.platform},
-        {"jobs", 'j', CLI_INT, &r.jobs}, /* parallelism is the worker's business */
-        {"insecure-registry", 0, CLI_BOOL, &r.insecure},
-        {"image-refs", 0, CLI_STRING, &r.image_refs},
-        {"trimpath", 0, CLI_BOOL, &r.trimpath},
-        {"disable-optimizations", 0, CLI_BOOL, &r.disable_opt},
-        {"quiet", 'q', CLI_BOOL, &r.quiet},
-        {"help", 'h', CLI_BOOL, &r.help},
-        {"git", 0, CLI_STRING, &r.git},
-        {"ref", 0, CLI_STRING, &r.ref},
-        {"commit", 0, CLI_STRING, &r.commit},
-        {"no-cache", 0, CLI_BOOL, &r.no_cache},
-        {"env", 0, CLI_LIST, &r.env},
-        {"ldflags", 0, CLI_LIST, &r.ldflags},
-        {"project", 0, CLI_STRING, &r.project},
-    };
-    if (cli_parse(argc, argv, opts, sizeof opts / sizeof opts[0], &pos, &n_pos)) {
+    struct cli_opt opts[REMOTE_N_OPTS];
+    size_t n_opts = remote_opts_table(&r, opts);
+    if (cli_parse(argc, argv, opts, n_opts, &pos, &n_pos)) {
         remote_usage(stderr);
         rc = 2;
         goto out;
@@ -401,7 +433,7 @@ int cmd_remote_build(int argc, char **argv)
     rc = 1;
     if (r.token)
         cli_token_flag = r.token; /* for the cancel client and the hints */
-    new_idempotency_key(key);
+    remote_idempotency_key(key);
 
     int arc;
     if (r.git) {
@@ -451,7 +483,7 @@ out:
             free(paths[i]);
     free(paths);
     free(pos);
-    free_opts(&r);
+    remote_opts_free(&r);
     kf_buf_free(&tgz);
     kf_api_query_free(&query);
     kf_api_free(api);

@@ -9,6 +9,7 @@ int cmd_login(int argc, char **argv);
 int cmd_base(int argc, char **argv);
 /* Remote mode (cli/cmd_remote.c, cli/cmd_jobs.c): against a kofarm server. */
 int cmd_remote_build(int argc, char **argv);
+int cmd_remote_resolve(int argc, char **argv); /* cli/cmd_remote_resolve.c */
 int cmd_status(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);

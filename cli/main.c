@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "                           upload the Go module around the working directory (or name\n"
             "                           one with --git URL --ref REF|--commit SHA), follow the log on\n"
             "                           stderr, print the references on stdout; Ctrl-C cancels it\n"
+            "  kofarm --server URL resolve -f PATH... [-R] [-l SEL] [flags]  resolve on the server, print the YAML\n"
             "  kofarm --server URL status [--json] ID   a build's state, error and images\n"
             "  kofarm --server URL logs [-f] ID         a build's log (-f: until it ends)\n"
             "  kofarm --server URL cancel ID            cancel a queued or running build\n"
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
 
     if (strcmp(cmd, "build") == 0 || strcmp(cmd, "publish") == 0)
         return remote ? cmd_remote_build(sub_argc, sub_argv) : cmd_build(sub_argc, sub_argv, 0);
+    if (strcmp(cmd, "resolve") == 0 && remote)
+        return cmd_remote_resolve(sub_argc, sub_argv);
     if (strcmp(cmd, "status") == 0)
         return cmd_status(sub_argc, sub_argv);
     if (strcmp(cmd, "logs") == 0)

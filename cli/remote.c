@@ -83,6 +83,8 @@ int remote_cancel_now(const struct kf_api *api, const char *id, char *err)
     struct kf_api *quiet = NULL;
     struct kf_api_opts o = {.server = kf_api_server(api), .token = remote_token(NULL), .timeout_ms = CANCEL_TIMEOUT_MS};
     int rc = kf_api_new(&o, &quiet, err);
+    if (rc == KF_OK && kf_api_set_collection(quiet, kf_api_collection(api)) != KF_OK)
+        rc = kf_fail(err, KF_EINTERNAL, "bad collection");
     if (rc == KF_OK)
         rc = kf_api_cancel(quiet, id, NULL, err);
     kf_api_free(quiet);

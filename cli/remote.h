@@ -7,6 +7,9 @@
 #include <stdio.h>
 
 #include "apiclient.h"
+#include "opts.h"
+
+struct kf_buf;
 
 /* Set by main from the global flags (before the command); NULL when absent. */
 extern const char *cli_server_flag;
@@ -36,5 +39,33 @@ int remote_cancel_now(const struct kf_api *api, const char *id, char *err);
 
 /* The job's error text ("code: message") or "" (static storage). */
 const char *remote_job_error(const json_t *job);
+
+/* ---- cmd_remote.c: what remote build and remote resolve share ---- */
+
+struct remote_opts {
+    const char *server, *token, *repo, *platform, *user, *image_refs, *git, *ref, *commit, *project;
+    int base_paths, preserve, bare, quiet, help, no_cache, jobs, push, trimpath, insecure, disable_opt;
+    const char *oci_layout, *tarball;
+    struct cli_list tags, labels, annotations, env, ldflags;
+};
+#define REMOTE_N_OPTS 40 /* room for the shared flags and a command's own */
+
+/* Fills out (REMOTE_N_OPTS entries) with the shared flags bound to r; the count. */
+size_t remote_opts_table(struct remote_opts *r, struct cli_opt *out);
+void remote_opts_free(struct remote_opts *r);
+/* Usage errors common to every remote command (local-only flags, -B/-P/--bare,
+ * --ref/--commit, tags, env): 0 or the exit code 2 after a message. */
+int remote_check_opts(const struct remote_opts *r);
+/* The options (everything but what to build) as upload query parameters. */
+int remote_options_query(const struct remote_opts *r, struct kf_api_query *q) KF_MUST_CHECK;
+/* The options as a JSON request with a git source (caller decrefs); NULL after a message. */
+json_t *remote_git_request(const struct remote_opts *r);
+void remote_idempotency_key(char out[33]);
+/* Finds the module around the working directory, rewrites pos[0..n_pos)
+ * with rewrite (owned copies into *paths, n_pos + 1 entries) and packs the
+ * module into tgz. 0, or 1 after a message. */
+int remote_pack_module(const char *const *pos, size_t n_pos,
+                       char *(*rewrite)(const char *root, const char *cwd, const char *path, char *err), int quiet,
+                       char ***paths, struct kf_buf *tgz);
 
 #endif

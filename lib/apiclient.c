@@ -25,6 +25,8 @@ struct kf_api {
     const volatile int *cancel;
     int timeout_ms;
     CURL *curl;                 /* reused: keeps the connection */
+    char collection[16];        /* "builds" or "resolves" */
+    char submit_path[32];       /* "/v1/" + collection */
 };
 
 struct request {
@@ -40,6 +42,7 @@ struct request {
     kf_api_log_fn fn;
     void *ctx;
     size_t skip;
+    size_t body_max;            /* 0: KF_API_BODY_MAX */
 };
 
 struct xfer {
@@ -125,6 +128,8 @@ int kf_api_new(const struct kf_api_opts *o, struct kf_api **out, char *err)
         return kf_fail(err, KF_ENOMEM, "out of memory");
     api->cancel = o->cancel;
     api->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+    snprintf(api->collection, sizeof api->collection, "builds");
+    snprintf(api->submit_path, sizeof api->submit_path, "/v1/builds");
     if (!(api->server = strdup(o->server)) ||
         (o->token && asprintf(&api->auth_header, "Authorization: Bearer %s", o->token) < 0) ||
         !(api->curl = curl_easy_init())) {
@@ -346,7 +351,7 @@ static int run(struct kf_api *api, const struct request *req, int attempts, stru
     int rc = KF_EINTERNAL;
     for (int attempt = 1;; attempt++) {
         struct xfer x = {.api = api, .req = req};
-        kf_buf_init(&x.body, req->stream ? ERRBODY_MAX : KF_API_BODY_MAX);
+        kf_buf_init(&x.body, req->stream ? ERRBODY_MAX : req->body_max ? req->body_max : KF_API_BODY_MAX);
         long status = 0;
         rc = perform(api, req, &x, &status, err);
         if (received)
@@ -399,7 +404,7 @@ int kf_api_submit_upload(struct kf_api *api, const struct kf_api_query *query, c
                          const char *idempotency_key, json_t **job, char *err)
 {
     struct request req = {
-        .method = "POST", .path = "/v1/builds", .query = query ? query->s : NULL,
+        .method = "POST", .path = api->submit_path, .query = query ? query->s : NULL,
         .content_type = "application/gzip", .body = data, .body_len = len,
         .idempotency_key = idempotency_key, .accept = "application/json",
     };
@@ -413,7 +418,7 @@ int kf_api_submit_json(struct kf_api *api, const json_t *request, const char *id
     if (!text)
         return kf_fail(err, KF_ENOMEM, "out of memory");
     struct request req = {
-        .method = "POST", .path = "/v1/builds", .content_type = "application/json", .body = text,
+        .method = "POST", .path = api->submit_path, .content_type = "application/json", .body = text,
         .body_len = strlen(text), .idempotency_key = idempotency_key, .accept = "application/json",
     };
     int rc = job_request(api, &req, idempotency_key ? 2 : 1, job, err);
@@ -421,19 +426,46 @@ int kf_api_submit_json(struct kf_api *api, const json_t *request, const char *id
     return rc;
 }
 
-static int job_path(const char *id, const char *suffix, char *out, size_t size, char *err)
+static int job_path(const struct kf_api *api, const char *id, const char *suffix, char *out, size_t size,
+                    char *err)
 {
     if (!kf_api_id_ok(id))
-        return kf_fail(err, KF_EINVAL, "\"%.80s\" is not a build id", id);
-    if (snprintf(out, size, "/v1/builds/%s%s", id, suffix) >= (int)size)
-        return kf_fail(err, KF_EINVAL, "the build id is too long");
+        return kf_fail(err, KF_EINVAL, "\"%.80s\" is not a job id", id);
+    if (snprintf(out, size, "%s/%s%s", api->submit_path, id, suffix) >= (int)size)
+        return kf_fail(err, KF_EINVAL, "the job id is too long");
     return KF_OK;
+}
+
+int kf_api_set_collection(struct kf_api *api, const char *collection)
+{
+    if (!collection || (strcmp(collection, "builds") != 0 && strcmp(collection, "resolves") != 0))
+        return KF_EINVAL;
+    snprintf(api->collection, sizeof api->collection, "%s", collection);
+    snprintf(api->submit_path, sizeof api->submit_path, "/v1/%s", collection);
+    return KF_OK;
+}
+
+const char *kf_api_collection(const struct kf_api *api)
+{
+    return api->collection;
+}
+
+int kf_api_get_file(struct kf_api *api, const char *id, const char *name, size_t max, struct kf_buf *out, char *err)
+{
+    char path[160], suffix[80];
+    if (snprintf(suffix, sizeof suffix, "/%s", name) >= (int)sizeof suffix)
+        return kf_fail(err, KF_EINVAL, "file name too long");
+    int rc = job_path(api, id, suffix, path, sizeof path, err);
+    if (rc != KF_OK)
+        return rc;
+    struct request req = {.method = "GET", .path = path, .accept = "*/*", .body_max = max};
+    return run(api, &req, 3, out, NULL, err);
 }
 
 int kf_api_get_job(struct kf_api *api, const char *id, json_t **job, char *err)
 {
     char path[128];
-    int rc = job_path(id, "", path, sizeof path, err);
+    int rc = job_path(api, id, "", path, sizeof path, err);
     if (rc != KF_OK)
         return rc;
     struct request req = {.method = "GET", .path = path, .accept = "application/json"};
@@ -443,7 +475,7 @@ int kf_api_get_job(struct kf_api *api, const char *id, json_t **job, char *err)
 int kf_api_cancel(struct kf_api *api, const char *id, json_t **job, char *err)
 {
     char path[128];
-    int rc = job_path(id, "/cancel", path, sizeof path, err);
+    int rc = job_path(api, id, "/cancel", path, sizeof path, err);
     if (rc != KF_OK)
         return rc;
     struct request req = {.method = "POST", .path = path, .accept = "application/json"};
@@ -456,7 +488,7 @@ int kf_api_log(struct kf_api *api, const char *id, int follow, size_t skip, kf_a
 {
     char path[128];
     size_t got = 0;
-    int rc = job_path(id, "/log", path, sizeof path, err);
+    int rc = job_path(api, id, "/log", path, sizeof path, err);
     if (rc != KF_OK)
         return rc;
     struct request req = {

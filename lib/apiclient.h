@@ -50,7 +50,18 @@ int kf_api_submit_upload(struct kf_api *api, const struct kf_api_query *query, c
 /* POST /v1/builds with a JSON request body. */
 int kf_api_submit_json(struct kf_api *api, const json_t *request, const char *idempotency_key, json_t **job,
                        char *err) KF_MUST_CHECK;
-/* GET /v1/builds/{id}. */
+/* Which collection the job calls use: "builds" (the default) or
+ * "resolves". KF_EINVAL for anything else. */
+int kf_api_set_collection(struct kf_api *api, const char *collection) KF_MUST_CHECK;
+const char *kf_api_collection(const struct kf_api *api);
+
+/* GET /v1/<collection>/{id}/<name> (e.g. release.yaml) into *out (a buffer
+ * from kf_buf_init, replaced), at most max bytes (KF_ETOOBIG beyond). */
+struct kf_buf;
+int kf_api_get_file(struct kf_api *api, const char *id, const char *name, size_t max, struct kf_buf *out,
+                    char *err) KF_MUST_CHECK;
+
+/* GET /v1/builds/{id} (or the collection's). */
 int kf_api_get_job(struct kf_api *api, const char *id, json_t **job, char *err) KF_MUST_CHECK;
 /* POST /v1/builds/{id}/cancel; *job may be NULL. */
 int kf_api_cancel(struct kf_api *api, const char *id, json_t **job, char *err) KF_MUST_CHECK;

@@ -1,7 +1,7 @@
 /* Method + path to handler. /v1/X and /X answer the same; unknown paths
  * are 404 and known paths with another method 405, both in JSON. The job
- * routes take the kind from the collection name, so /v1/resolves can
- * share them once resolves are served. */
+ * routes take the kind from the collection name: /v1/builds and
+ * /v1/resolves share them; release.yaml is a resolve's only. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 static const struct {
     const char *collection;
     const char *kind;
-} collections[] = {{"builds", "build"}};
+} collections[] = {{"builds", "build"}, {"resolves", "resolve"}};
 
 /* A positive decimal job id, else 0. */
 static int64_t parse_id(const char *s, size_t len)
@@ -65,7 +65,16 @@ static enum srv_route route_ops(struct srv *s, const char *path, struct http_req
     return ROUTE_NONE;
 }
 
-/* "/builds", "/builds/{id}", "/builds/{id}/(log|cancel|retry)". */
+/* The resolve variant of a job route (metrics label it apart). */
+static enum srv_route kind_route(const char *kind, enum srv_route route)
+{
+    if (strcmp(kind, "resolve") != 0 || route < ROUTE_JOBS || route > ROUTE_JOB_RETRY)
+        return route;
+    return (enum srv_route)(route + (ROUTE_RESOLVES - ROUTE_JOBS));
+}
+
+/* "/builds", "/builds/{id}", "/builds/{id}/(log|cancel|retry)", and
+ * "/resolves/..." the same plus "/resolves/{id}/release.yaml". */
 static enum srv_route route_jobs(struct srv *s, const char *path, struct http_req *req, struct http_resp *resp)
 {
     const char *p = path + 1;
@@ -84,7 +93,7 @@ static enum srv_route route_jobs(struct srv *s, const char *path, struct http_re
             route_job_list(s, kind, req, resp);
         else
             not_allowed(resp, "GET, POST");
-        return ROUTE_JOBS;
+        return kind_route(kind, ROUTE_JOBS);
     }
     p++;
     size_t idlen = strcspn(p, "/");
@@ -93,20 +102,24 @@ static enum srv_route route_jobs(struct srv *s, const char *path, struct http_re
                            : !strcmp(rest, "/log") ? ROUTE_JOB_LOG
                            : !strcmp(rest, "/cancel") ? ROUTE_JOB_CANCEL
                            : !strcmp(rest, "/retry") ? ROUTE_JOB_RETRY
+                           : !strcmp(rest, "/release.yaml") && !strcmp(kind, "resolve") ? ROUTE_RESOLVE_RELEASE
                                                      : ROUTE_NONE;
     if (route == ROUTE_NONE)
         return ROUTE_NONE;
-    int read = route == ROUTE_JOB || route == ROUTE_JOB_LOG;
-    if (read ? !method_is(req, "GET") : !method_is(req, "POST")) {
-        not_allowed(resp, read ? "GET" : "POST");
-        return route;
+    int read = route == ROUTE_JOB || route == ROUTE_JOB_LOG || route == ROUTE_RESOLVE_RELEASE;
+    int head_ok = route == ROUTE_RESOLVE_RELEASE && method_is(req, "HEAD");
+    if (read ? !method_is(req, "GET") && !head_ok : !method_is(req, "POST")) {
+        not_allowed(resp, route == ROUTE_RESOLVE_RELEASE ? "GET, HEAD" : read ? "GET" : "POST");
+        return kind_route(kind, route);
     }
     int64_t id = parse_id(p, idlen);
     if (!id) {
         reply_error(resp, 400, "invalid_request", "job id must be a positive decimal number");
-        return route;
+        return kind_route(kind, route);
     }
-    if (route == ROUTE_JOB)
+    if (route == ROUTE_RESOLVE_RELEASE)
+        route_job_release(s, kind, id, req, resp);
+    else if (route == ROUTE_JOB)
         route_job_get(s, kind, id, req, resp);
     else if (route == ROUTE_JOB_LOG)
         route_job_log(s, kind, id, req, resp);
@@ -114,7 +127,7 @@ static enum srv_route route_jobs(struct srv *s, const char *path, struct http_re
         route_job_cancel(s, kind, id, req, resp);
     else
         route_job_retry(s, kind, id, req, resp);
-    return route;
+    return kind_route(kind, route);
 }
 
 void srv_handle(void *ctx, struct http_req *req, struct http_resp *resp)

@@ -1,5 +1,5 @@
 /* The job collection: submit (JSON or an uploaded source), read, list,
- * cancel, retry. Generic over the job kind ("build" now). */
+ * cancel, retry. Generic over the job kind ("build", "resolve"). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "dbjobs.h"
 #include "digest.h"
 #include "jobspec.h"
+#include "jobspec_resolve.h"
 #include "server.h"
 #include "srctar.h"
 
@@ -82,8 +83,8 @@ static int key_ok(const char *key)
 }
 
 /* The request object and, for uploads, the source's digest. */
-static int parse_body(struct srv *s, struct http_req *req, json_t **request, char digest[KF_DIGEST_LEN],
-                      struct http_resp *resp)
+static int parse_body(struct srv *s, const char *kind, struct http_req *req, json_t **request,
+                      char digest[KF_DIGEST_LEN], struct http_resp *resp)
 {
     char err[KF_ERRLEN];
     *request = NULL;
@@ -93,7 +94,7 @@ static int parse_body(struct srv *s, struct http_req *req, json_t **request, cha
             reply_error(resp, 400, "invalid_request", "empty upload: send the source as a tar or tar.gz body");
             return 0;
         }
-        int rc = kf_jobspec_request_from_query(req->names, req->values, req->n_query, request, err);
+        int rc = kf_jobspec_request_from_query_for(kind, req->names, req->values, req->n_query, request, err);
         if (rc == KF_OK && (rc = kf_srctar_check(req->body, req->body_len, NULL, err)) != KF_OK) {
             json_decref(*request);
             *request = NULL;
@@ -134,6 +135,8 @@ static int find_reuse(struct srv *s, struct kf_db *db, const json_t *spec, char 
     key[0] = 0;
     if (!*commit && !json_object_get(src, "upload"))
         return KF_OK; /* a ref: the worker resolves it, then keys it */
+    if (json_is_true(json_object_get(spec, "pin_tags")))
+        return KF_OK; /* tags move: a pinned release is never reused */
     int rc = kf_jobspec_cache_key(spec, *commit, s->cfg.repo, s->cfg.default_base, key, err);
     if (rc || json_is_true(json_object_get(spec, "no_cache")))
         return rc;
@@ -154,11 +157,11 @@ void route_job_submit(struct srv *s, const char *kind, struct http_req *req, str
         reply_error(resp, 400, "invalid_request", "Idempotency-Key must be 1 to 255 printable ASCII characters");
         return;
     }
-    if (!parse_body(s, req, &request, digest, resp))
+    if (!parse_body(s, kind, req, &request, digest, resp))
         return;
     int upload = digest[0] != 0;
-    int rc = kf_jobspec_from_request(request, upload ? digest : NULL, req->body_len, s->cfg.allow_file_urls, &spec,
-                                     &meta, err);
+    int rc = (strcmp(kind, "resolve") == 0 ? kf_jobspec_resolve_from_request : kf_jobspec_from_request)(
+        request, upload ? digest : NULL, req->body_len, s->cfg.allow_file_urls, &spec, &meta, err);
     if (rc) {
         reply_rc(resp, rc, err);
         goto out;

@@ -60,6 +60,14 @@ enum srv_route {
     ROUTE_JOB_LOG,
     ROUTE_JOB_CANCEL,
     ROUTE_JOB_RETRY,
+    /* The same routes under /v1/resolves, in the same order (route_jobs
+     * adds ROUTE_RESOLVES - ROUTE_JOBS), and the resolve-only download. */
+    ROUTE_RESOLVES,
+    ROUTE_RESOLVE,
+    ROUTE_RESOLVE_LOG,
+    ROUTE_RESOLVE_CANCEL,
+    ROUTE_RESOLVE_RETRY,
+    ROUTE_RESOLVE_RELEASE,
     ROUTE_COUNT
 };
 void metrics_count(enum srv_route route, int status);
@@ -101,13 +109,15 @@ void route_healthz(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_readyz(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_metrics(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_openapi(struct srv *s, struct http_req *req, struct http_resp *resp);
-/* kind is "build" (or "resolve" once resolves are served). */
+/* kind is "build" or "resolve". */
 void route_job_submit(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp);
 void route_job_list(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp);
 void route_job_get(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp);
 void route_job_cancel(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp);
 void route_job_retry(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp);
 void route_job_log(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp);
+/* GET/HEAD /v1/resolves/{id}/release.yaml (routes_release.c). */
+void route_job_release(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp);
 
 /* The job's JSON text for GET (from the cache when finished): *text
  * malloc'd; KF_ENOTFOUND also when the job is of another kind. */

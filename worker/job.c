@@ -1,6 +1,7 @@
-/* One claimed build job: source (git checkout or uploaded tarball) into a
+/* One claimed build or resolve job: source (git checkout or uploaded tarball) into a
  * private job directory, result reuse, the engine build and push, and the
- * outcome recorded under the job's lease. Failures are classified: user
+ * outcome recorded under the job's lease (a resolve's release.yaml with
+ * its success, resolve.c doing the resolving). Failures are classified: user
  * errors fail at once, transient ones go back to the queue with backoff. */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,13 +13,16 @@
 #include <unistd.h>
 
 #include "build.h"
+#include "dbartifacts.h"
 #include "digest.h"
 #include "gitsrc.h"
 #include "jobspec.h"
+#include "jobspec_resolve.h"
 #include "joblog.h"
 #include "log.h"
 #include "srctar.h"
 #include "worker.h"
+#include "wkresolve.h"
 
 #define GIT_TIMEOUT_MS (10 * 60 * 1000)
 
@@ -36,6 +40,8 @@ struct job_run {
     const char *upload;     /* upload jobs: the spec's digest */
     enum outcome outcome;
     json_t *result;         /* OUT_SUCCEEDED */
+    unsigned char *release; /* OUT_SUCCEEDED resolve (not reused): release.yaml, stored with the success */
+    size_t release_len;
     const char *code;       /* OUT_FAILED */
     int transient;
     char message[KF_ERRLEN];
@@ -204,7 +210,9 @@ static int resolve_and_reuse(struct job_run *j, int *reused)
         return canceled(j); /* the lease is gone */
     if (rc)
         return fail_rc(j, rc == KF_EINVAL ? KF_EINTERNAL : rc, 0, err);
-    if (json_is_true(json_object_get(j->job->spec, "no_cache")))
+    /* pin_tags: tags move, so a pinned release is made afresh each time. */
+    const json_t *spec = j->job->spec;
+    if (json_is_true(json_object_get(spec, "no_cache")) || json_is_true(json_object_get(spec, "pin_tags")))
         return 0;
     json_t *old = NULL;
     int64_t old_id = 0;
@@ -268,8 +276,31 @@ static int build(struct job_run *j)
     return 0;
 }
 
+static int resolve(struct job_run *j)
+{
+    char err[KF_ERRLEN] = "";
+    struct wk_resolve_job rj = {
+        .cfg = j->cfg, .spec = j->job->spec, .src = j->src, .commit = j->upload ? NULL : j->commit,
+        .cancel = &j->s->cancel, .log = &j->log, .started = j->started,
+    };
+    struct wk_resolve_out out;
+    int rc = wk_resolve(&rj, &out, err);
+    if (rc)
+        return fail_rc(j, rc, 0, err);
+    j->result = out.result;
+    j->release = out.yaml;
+    j->release_len = out.len;
+    j->outcome = OUT_SUCCEEDED;
+    return 0;
+}
+
 static void run(struct job_run *j)
 {
+    int is_resolve = !strcmp(j->job->kind, "resolve");
+    if (!is_resolve && strcmp(j->job->kind, "build") != 0) {
+        fail_with(j, "unsupported", 0, "this worker runs build and resolve jobs only");
+        return;
+    }
     const json_t *source = json_object_get(j->job->spec, "source");
     const json_t *git = json_object_get(source, "git"), *upload = json_object_get(source, "upload");
     int reused = 0;
@@ -285,7 +316,10 @@ static void run(struct job_run *j)
     }
     if (resolve_and_reuse(j, &reused) || reused)
         return;
-    build(j);
+    if (is_resolve)
+        resolve(j);
+    else
+        build(j);
 }
 
 /* Records the outcome; a lost connection is retried (a write that did
@@ -306,7 +340,10 @@ static void finish(struct job_run *j)
         pthread_mutex_lock(&j->s->db_lock);
         if (j->outcome == OUT_SUCCEEDED) {
             what = "succeeded";
-            rc = kf_job_succeed(db, id, owner, j->result, j->upload ? NULL : j->commit, err);
+            rc = j->release ? kf_job_succeed_with_artifact(db, id, owner, j->result, j->upload ? NULL : j->commit,
+                                                           KF_RELEASE_NAME, KF_RELEASE_MEDIA_TYPE, j->release,
+                                                           j->release_len, err)
+                            : kf_job_succeed(db, id, owner, j->result, j->upload ? NULL : j->commit, err);
         } else if (why & WK_STOP_HANDBACK) {
             /* Stopped by the shutdown, whatever error the stop caused. */
             what = "handed back";
@@ -386,6 +423,7 @@ void *wk_job_thread(void *arg)
     remove_dir(&j);
 done:
     json_decref(j.result);
+    free(j.release);
     pthread_mutex_lock(&s->w->lock);
     s->running = 0;
     s->finishing = 0;

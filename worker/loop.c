@@ -159,7 +159,7 @@ static void claim(struct loop *l)
         s->seq = w->next_seq + 1; /* spent only when a job comes */
         snprintf(s->owner, sizeof s->owner, "%s#%" PRIu64, w->cfg->worker_id, s->seq);
         pthread_mutex_unlock(&w->lock);
-        int rc = kf_job_claim(l->db, s->owner, w->cfg->lease_ms, "build", 1, &jobs, &n, err);
+        int rc = kf_job_claim(l->db, s->owner, w->cfg->lease_ms, NULL, 1, &jobs, &n, err); /* builds and resolves */
         if (rc) {
             if (rc != KF_ENET || !l->db_down)
                 wk_logf("claim: %s", err);
@@ -170,7 +170,7 @@ static void claim(struct loop *l)
         l->db_down = 0;
         if (n == 0) {
             long long due = -1;
-            if (kf_job_next_due(l->db, "build", &due, err))
+            if (kf_job_next_due(l->db, NULL, &due, err))
                 due = -1;
             if (due < 0 || due > FALLBACK_POLL_MS)
                 due = FALLBACK_POLL_MS;
@@ -279,7 +279,7 @@ static void loop_once(struct loop *l)
     } else if (got == KF_DB_WAIT_NOTIFIED) {
         if (!strcmp(channel, KF_JOB_CANCEL_CHANNEL))
             on_cancel(l->w, payload);
-        else if (!strcmp(channel, KF_JOB_CHANNEL) && !strcmp(payload, "build"))
+        else if (!strcmp(channel, KF_JOB_CHANNEL) && (!strcmp(payload, "build") || !strcmp(payload, "resolve")))
             l->next_claim_at = 0;
     }
 }
