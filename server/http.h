@@ -44,6 +44,8 @@ struct http_resp {
     char location[128];          /* Location header when not empty */
     char allow[64];              /* Allow header when not empty */
     int www_authenticate;        /* add WWW-Authenticate: Bearer */
+    char etag[80];               /* ETag header when not empty (quoted) */
+    int retry_after;             /* Retry-After seconds when > 0 */
     http_stream_fn stream;       /* instead of body */
     http_stream_free_fn stream_free;
     void *stream_ctx;
@@ -52,6 +54,9 @@ struct http_resp {
 /* The client socket of req, for a blocking stream to poll for a hang-up
  * (-1 if unknown). */
 int http_client_fd(const struct http_req *req);
+
+/* The client's IP address as text ("" if unknown); out has 64 bytes. */
+void http_client_addr(const struct http_req *req, char out[64]);
 
 typedef void (*http_handler_fn)(void *ctx, struct http_req *req, struct http_resp *resp);
 

@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "server.h"
 
-static const int codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503};
+static const int codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503};
 #define N_CODES (sizeof codes / sizeof *codes)
 
 static const char *const route_names[ROUTE_COUNT] = {
@@ -16,6 +16,11 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_OPENAPI] = "/openapi.yaml", [ROUTE_JOBS] = "/v1/builds",
     [ROUTE_JOB] = "/v1/builds/{id}",  [ROUTE_JOB_LOG] = "/v1/builds/{id}/log",
     [ROUTE_JOB_CANCEL] = "/v1/builds/{id}/cancel", [ROUTE_JOB_RETRY] = "/v1/builds/{id}/retry",
+    [ROUTE_PROJECTS] = "/v1/projects", [ROUTE_PROJECT] = "/v1/projects/{name}",
+    [ROUTE_PROJECT_RELEASES] = "/v1/projects/{name}/releases",
+    [ROUTE_PROJECT_RELEASE] = "/v1/projects/{name}/releases/{tag}/release.yaml",
+    [ROUTE_PROJECT_BUILDS] = "/v1/projects/{name}/builds",
+    [ROUTE_HOOK] = "/v1/hooks/{host}/{project}", [ROUTE_AUDIT] = "/v1/audit",
 };
 
 /* The last column counts any other status. */
