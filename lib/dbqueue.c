@@ -12,7 +12,8 @@
  * claimed from longest ago (project_claims), then oldest; a project at its
  * max_concurrency is skipped, also within one batch (row_number). The
  * limit is exact for one claimer; concurrent claimers may overshoot it by
- * their batch. */
+ * their batch. project_claims rows are upserted in name order, so two
+ * batch claims never wait on each other in a cycle. */
 static const struct kf_db_stmt claim_stmt = {
     "kf_job_claim",
     "WITH running AS ("
@@ -33,7 +34,7 @@ static const struct kf_db_stmt claim_stmt = {
     "  WHERE cap IS NULL OR n + k <= cap"
     "), mark AS ("
     "  INSERT INTO project_claims (project, last_claimed_at)"
-    "  SELECT p, clock_timestamp() FROM (SELECT DISTINCT coalesce(project, '') AS p FROM picked) d"
+    "  SELECT p, clock_timestamp() FROM (SELECT DISTINCT coalesce(project, '') AS p FROM picked) d ORDER BY p"
     "  ON CONFLICT (project) DO UPDATE SET last_claimed_at = excluded.last_claimed_at"
     ")"
     " UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $1,"
