@@ -44,6 +44,9 @@ static const struct kf_db_stmt create_stmt = {
     "INSERT INTO projects (name, git_url, webhook_secret, rules, defaults, max_concurrency)"
     " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6::integer)"};
 
+/* Parameters shared by create and update: name and URL first (bind_doc),
+ * the secret ones in between (the caller's), rules, defaults and
+ * max_concurrency last (bind_rest). */
 static int bind_doc(struct kf_db_params *p, const json_t *doc, char **rules, char **defaults, char *err)
 {
     *rules = dump(json_object_get(doc, "rules"), err);
