@@ -103,6 +103,8 @@ api POST /v1/projects -H 'Content-Type: text/plain' --data-binary "$SHOP"
 assert_eq "non-JSON content type 415" 415 "$HTTP_CODE"
 assert_eq "bad documents store nothing" 2 "$(psql_q "SELECT count(*) FROM projects")"
 
+as "" GET /v1/projects
+assert_eq "list without a token 401" 401 "$HTTP_CODE"
 api GET /v1/projects
 assert_eq "list 200" 200 "$HTTP_CODE"
 assert_eq "list has both" "other shop" "$(jq -r '[.items[].name] | join(" ")' <<<"$BODY")"
@@ -140,6 +142,12 @@ assert_eq "patch unknown 404" 404 "$HTTP_CODE"
 json POST /v1/projects '{"name": "tmp", "git": {"url": "https://x/y.git"}}'
 TOKEN=$WRITER api DELETE /v1/projects/tmp
 assert_eq "delete with a build token 403" 403 "$HTTP_CODE"
+as "" DELETE /v1/projects/tmp
+assert_eq "delete without a token 401" 401 "$HTTP_CODE"
+as "$SHOPADMIN" DELETE /v1/projects/tmp
+assert_eq "delete by another project's admin 403" 403 "$HTTP_CODE"
+as "" PATCH /v1/projects/tmp -H 'Content-Type: application/json' --data-binary '{}'
+assert_eq "patch without a token 401" 401 "$HTTP_CODE"
 api DELETE /v1/projects/tmp
 assert_eq "delete 204" 204 "$HTTP_CODE"
 api DELETE /v1/projects/tmp
