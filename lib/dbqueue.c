@@ -7,13 +7,35 @@
 
 #include "db_internal.h"
 
+/* Fair across projects (jobs without one count as one project): by
+ * priority, then the project with the fewest running jobs, then the one
+ * claimed from longest ago (project_claims), then oldest; a project at its
+ * max_concurrency is skipped, also within one batch (row_number). The
+ * limit is exact for one claimer; concurrent claimers may overshoot it by
+ * their batch. project_claims rows are upserted in name order, so two
+ * batch claims never wait on each other in a cycle. */
 static const struct kf_db_stmt claim_stmt = {
     "kf_job_claim",
-    "WITH picked AS ("
-    "  SELECT id FROM jobs"
-    "  WHERE state = 'queued' AND run_after <= now() AND ($3::text IS NULL OR kind = $3)"
-    "  ORDER BY priority, run_after, id LIMIT $4"
-    "  FOR UPDATE SKIP LOCKED"
+    "WITH running AS ("
+    "  SELECT project, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY project"
+    "), cand AS ("
+    "  SELECT j.id, j.project, j.priority, j.run_after, coalesce(r.n, 0) AS n, p.max_concurrency AS cap"
+    "  FROM jobs j"
+    "  LEFT JOIN running r ON r.project IS NOT DISTINCT FROM j.project"
+    "  LEFT JOIN projects p ON p.name = j.project"
+    "  LEFT JOIN project_claims c ON c.project = coalesce(j.project, '')"
+    "  WHERE j.state = 'queued' AND j.run_after <= now() AND ($3::text IS NULL OR j.kind = $3)"
+    "   AND (p.max_concurrency IS NULL OR coalesce(r.n, 0) < p.max_concurrency)"
+    "  ORDER BY j.priority, coalesce(r.n, 0), c.last_claimed_at NULLS FIRST, j.run_after, j.id LIMIT $4"
+    "  FOR UPDATE OF j SKIP LOCKED"
+    "), picked AS ("
+    "  SELECT id, project FROM (SELECT id, project, n, cap,"
+    "   row_number() OVER (PARTITION BY project ORDER BY priority, run_after, id) AS k FROM cand) x"
+    "  WHERE cap IS NULL OR n + k <= cap"
+    "), mark AS ("
+    "  INSERT INTO project_claims (project, last_claimed_at)"
+    "  SELECT p, clock_timestamp() FROM (SELECT DISTINCT coalesce(project, '') AS p FROM picked) d ORDER BY p"
+    "  ON CONFLICT (project) DO UPDATE SET last_claimed_at = excluded.last_claimed_at"
     ")"
     " UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $1,"
     "  lease_expires_at = now() + $2::integer * interval '1 millisecond',"

@@ -149,7 +149,7 @@ static const struct kf_db_stmt list_stmt = {
     "kf_token_list",
     "SELECT coalesce(json_agg(json_build_object('name', name, 'scopes', scopes,"
     "  'created_at', " KF_DB_TS("created_at") ", 'last_used_at', " KF_DB_TS("last_used_at") ","
-    "  'revoked_at', " KF_DB_TS("revoked_at") ") ORDER BY id), '[]')::text FROM api_tokens"};
+    "  'revoked_at', " KF_DB_TS("revoked_at") ", 'project', project) ORDER BY id), '[]')::text FROM api_tokens"};
 
 int kf_token_list(struct kf_db *db, json_t **tokens, char *err)
 {

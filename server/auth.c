@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dbprojects.h"
 #include "dbtokens.h"
 #include "server.h"
 
@@ -17,6 +18,7 @@
 struct slot {
     char token[KF_TOKEN_BUF];
     char name[128];
+    char project[128]; /* the project the token is limited to, "" = any */
     int scopes; /* 0 = invalid token */
     long long expires;
 };
@@ -78,7 +80,7 @@ static int scope_bits(const json_t *scopes)
 }
 
 /* 1 and *scopes (0 when invalid) from the cache; 0 on a miss. */
-static int cached(struct authcache *c, const char *token, int *scopes, char name[128])
+static int cached(struct authcache *c, const char *token, int *scopes, char name[128], char project[128])
 {
     int hit = 0;
     struct slot *s = &c->slots[slot_of(token)];
@@ -86,26 +88,28 @@ static int cached(struct authcache *c, const char *token, int *scopes, char name
     if (s->expires > now_ns() && !strcmp(s->token, token)) {
         *scopes = s->scopes;
         memcpy(name, s->name, 128);
+        memcpy(project, s->project, 128);
         hit = 1;
     }
     pthread_mutex_unlock(&c->lock);
     return hit;
 }
 
-static void remember(struct authcache *c, const char *token, int scopes, const char *name)
+static void remember(struct authcache *c, const char *token, int scopes, const char *name, const char *project)
 {
     struct slot *s = &c->slots[slot_of(token)];
     pthread_mutex_lock(&c->lock);
     snprintf(s->token, sizeof s->token, "%s", token);
     snprintf(s->name, sizeof s->name, "%s", name);
+    snprintf(s->project, sizeof s->project, "%s", project);
     s->scopes = scopes;
     s->expires = now_ns() + TTL_NS;
     pthread_mutex_unlock(&c->lock);
 }
 
-static int verify(struct srv *s, const char *token, int *scopes, char name[128], char *err)
+static int verify(struct srv *s, const char *token, int *scopes, char name[128], char project[128], char *err)
 {
-    if (cached(s->auth, token, scopes, name))
+    if (cached(s->auth, token, scopes, name, project))
         return KF_OK;
     struct kf_db *db;
     int rc = dbpool_get(s->pool, &db, err);
@@ -115,18 +119,31 @@ static int verify(struct srv *s, const char *token, int *scopes, char name[128],
     json_t *list = NULL;
     name[0] = 0;
     rc = kf_token_verify(db, token, &valid, name, &list, err);
+    project[0] = 0;
+    if (!rc && valid)
+        rc = kf_token_project(db, name, project, err);
     dbpool_put(s->pool, db);
     if (rc)
         return rc;
     *scopes = valid ? scope_bits(list) : 0;
     json_decref(list);
-    remember(s->auth, token, *scopes, name);
+    remember(s->auth, token, *scopes, name, project);
     return KF_OK;
 }
 
 int auth_check(struct srv *s, struct http_req *req, struct http_resp *resp, int scope, char requester[128])
 {
+    struct auth_who who;
+    int ok = auth_who(s, req, resp, scope, &who);
+    memcpy(requester, who.name, 128);
+    return ok;
+}
+
+int auth_who(struct srv *s, struct http_req *req, struct http_resp *resp, int scope, struct auth_who *who)
+{
+    char *requester = who->name;
     requester[0] = 0;
+    who->project[0] = 0;
     const char *h = http_header(req, "Authorization");
     if (!h) {
         if (scope == SCOPE_READ && s->cfg.public_read)
@@ -143,7 +160,7 @@ int auth_check(struct srv *s, struct http_req *req, struct http_resp *resp, int 
     const char *token = h + 7 + strspn(h + 7, " ");
     char err[KF_ERRLEN];
     int scopes = 0;
-    int rc = verify(s, token, &scopes, requester, err);
+    int rc = verify(s, token, &scopes, requester, who->project, err);
     if (rc) {
         reply_rc(resp, rc, err);
         requester[0] = 0;
@@ -161,4 +178,12 @@ int auth_check(struct srv *s, struct http_req *req, struct http_resp *resp, int 
         return 0;
     }
     return 1;
+}
+
+int auth_project_ok(const struct auth_who *who, const char *project, struct http_resp *resp)
+{
+    if (!who->project[0] || (project && !strcmp(project, who->project)))
+        return 1;
+    reply_error(resp, 403, "forbidden", "token %s is limited to project %s", who->name, who->project);
+    return 0;
 }

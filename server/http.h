@@ -46,6 +46,7 @@ struct http_resp {
     int www_authenticate;        /* add WWW-Authenticate: Bearer */
     char etag[80];               /* ETag header when not empty (quotes included) */
     const char *disposition;     /* Content-Disposition, static string, or NULL */
+    int retry_after;             /* Retry-After seconds when > 0 */
     http_stream_fn stream;       /* instead of body */
     http_stream_free_fn stream_free;
     void *stream_ctx;
@@ -54,6 +55,9 @@ struct http_resp {
 /* The client socket of req, for a blocking stream to poll for a hang-up
  * (-1 if unknown). */
 int http_client_fd(const struct http_req *req);
+
+/* The client's IP address as text ("" if unknown); out has 64 bytes. */
+void http_client_addr(const struct http_req *req, char out[64]);
 
 typedef void (*http_handler_fn)(void *ctx, struct http_req *req, struct http_resp *resp);
 

@@ -12,7 +12,9 @@
 
 #include "buf.h"
 #include "dbjobs.h"
+#include "dbprojects.h"
 #include "dbtokens.h"
+#include "project.h"
 #include "ref.h"
 #include "server.h"
 
@@ -21,6 +23,7 @@
 struct options {
     struct srv_config cfg;
     const char *name;
+    const char *project; /* token create --project */
     const char *scopes[KF_TOKEN_SCOPES_MAX];
     size_t n_scopes;
     const char *words[4]; /* the subcommand */
@@ -31,7 +34,7 @@ static void usage(FILE *out)
 {
     fputs("usage: kofarm-server [serve] [flags]        run the REST API (applies migrations first)\n"
           "       kofarm-server migrate [flags]        apply database migrations and exit\n"
-          "       kofarm-server token create --name NAME [--scope read|build|admin]...\n"
+          "       kofarm-server token create --name NAME [--scope read|build|admin[,...]]... [--project P]\n"
           "                                            print a new API token (alone on the last line)\n"
           "       kofarm-server token list             list tokens (never the secrets)\n"
           "       kofarm-server token revoke --name NAME\n"
@@ -48,7 +51,10 @@ static void usage(FILE *out)
           "                            (default 256M)\n"
           "  --db-pool N               database connections for requests [KOFARM_DB_POOL] (default 16)\n"
           "  --no-access-log           no line per request on stderr [KOFARM_ACCESS_LOG=0]\n"
+          "  rate limit                per token and per client address, 429 + Retry-After past it\n"
+          "                            [KOFARM_RATE_LIMIT=RATE[,BURST]] (requests/s; default off)\n"
           "  --name NAME, --scope S    for the token commands (scopes default to read and build)\n"
+          "  --project P               token create: limit the token to project P\n"
           "  -h, --help                this text\n",
           out);
 }
@@ -113,6 +119,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         fprintf(stderr, "kofarm-server: KOFARM_MAX_UPLOAD: want bytes up to 256M\n");
         return 2;
     }
+    if ((v = getenv("KOFARM_RATE_LIMIT")) && *v && !ratelimit_parse(v, &o->cfg.rate_limit, &o->cfg.rate_burst)) {
+        fprintf(stderr, "kofarm-server: KOFARM_RATE_LIMIT: want RATE or RATE,BURST (requests per second)\n");
+        return 2;
+    }
     if ((v = getenv("KOFARM_DB_POOL")) && *v && !parse_int(v, 1, POOL_MAX, &o->cfg.pool_size)) {
         fprintf(stderr, "kofarm-server: KOFARM_DB_POOL: want 1 to %d\n", POOL_MAX);
         return 2;
@@ -121,7 +131,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         const char *flag;
         int takes_value;
     } flags[] = {{"--database-url", 1}, {"--listen", 1}, {"--repo", 1}, {"--default-base-image", 1},
-                 {"--share-dir", 1}, {"--max-upload", 1}, {"--db-pool", 1}, {"--name", 1}, {"--scope", 1},
+                 {"--share-dir", 1}, {"--max-upload", 1}, {"--db-pool", 1}, {"--name", 1}, {"--scope", 1}, {"--project", 1},
                  {"--public-read", 0}, {"--allow-file-urls", 0}, {"--no-access-log", 0}};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -160,9 +170,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         else if (!strcmp(f, "--max-upload")) ok = parse_size(val, &o->cfg.max_upload);
         else if (!strcmp(f, "--db-pool")) ok = parse_int(val, 1, POOL_MAX, &o->cfg.pool_size);
         else if (!strcmp(f, "--name")) o->name = val;
+        else if (!strcmp(f, "--project")) o->project = val;
         else if (!strcmp(f, "--scope")) {
-            if ((ok = o->n_scopes < KF_TOKEN_SCOPES_MAX))
-                o->scopes[o->n_scopes++] = val;
+            /* "read,build" is two scopes (argv strings are writable). */
+            for (char *sc = (char *)val, *comma; ok && sc; sc = comma ? comma + 1 : NULL) {
+                if ((comma = strchr(sc, ',')))
+                    *comma = 0;
+                if ((ok = o->n_scopes < KF_TOKEN_SCOPES_MAX))
+                    o->scopes[o->n_scopes++] = sc;
+            }
         } else if (!strcmp(f, "--public-read")) o->cfg.public_read = !val || strcmp(val, "false");
         else if (!strcmp(f, "--allow-file-urls")) o->cfg.allow_file_urls = !val || strcmp(val, "false");
         else if (!strcmp(f, "--no-access-log")) o->cfg.access_log = 0;
@@ -227,7 +243,15 @@ static int cmd_token(const struct options *o)
     if (!strcmp(what, "create")) {
         char token[KF_TOKEN_BUF];
         int conflict = 0;
-        rc = kf_token_create(db, o->name, o->scopes, o->n_scopes, token, &conflict, err);
+        if (o->project && !kf_project_name_valid(o->project))
+            rc = kf_fail(err, KF_EINVAL, "--project: not a project name");
+        else
+            rc = kf_token_create(db, o->name, o->scopes, o->n_scopes, token, &conflict, err);
+        if (!rc && o->project && (rc = kf_token_set_project(db, o->name, o->project, err))) {
+            char ignored[KF_ERRLEN];
+            if (kf_token_revoke(db, o->name, ignored)) /* never hand out an unlimited token by mistake */
+                fprintf(stderr, "kofarm-server: token create: revoking %s failed: %s\n", o->name, ignored);
+        }
         if (!rc)
             printf("created token %s; it is shown only once:\n%s\n", o->name, token);
     } else if (!strcmp(what, "revoke")) {

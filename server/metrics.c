@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "server.h"
 
-static const int codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503};
+static const int codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503};
 #define N_CODES (sizeof codes / sizeof *codes)
 
 static const char *const route_names[ROUTE_COUNT] = {
@@ -19,6 +19,11 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_RESOLVES] = "/v1/resolves", [ROUTE_RESOLVE] = "/v1/resolves/{id}",
     [ROUTE_RESOLVE_LOG] = "/v1/resolves/{id}/log", [ROUTE_RESOLVE_CANCEL] = "/v1/resolves/{id}/cancel",
     [ROUTE_RESOLVE_RETRY] = "/v1/resolves/{id}/retry", [ROUTE_RESOLVE_RELEASE] = "/v1/resolves/{id}/release.yaml",
+    [ROUTE_PROJECTS] = "/v1/projects", [ROUTE_PROJECT] = "/v1/projects/{name}",
+    [ROUTE_PROJECT_RELEASES] = "/v1/projects/{name}/releases",
+    [ROUTE_PROJECT_RELEASE] = "/v1/projects/{name}/releases/{tag}/release.yaml",
+    [ROUTE_PROJECT_BUILDS] = "/v1/projects/{name}/builds",
+    [ROUTE_HOOK] = "/v1/hooks/{host}/{project}", [ROUTE_AUDIT] = "/v1/audit",
 };
 
 /* The last column counts any other status. */

@@ -137,10 +137,14 @@ void srv_handle(void *ctx, struct http_req *req, struct http_resp *resp)
     if (!strncmp(path, "/v1/", 4))
         path += 3;
     enum srv_route route = ROUTE_NONE;
-    if (req->too_many_query) {
+    int probe = !strcmp(path, "/healthz") || !strcmp(path, "/readyz");
+    if (!probe && !ratelimit_check(s->limits, req, resp)) {
+        /* 429 already in resp */
+    } else if (req->too_many_query) {
         reply_error(resp, 400, "invalid_request", "more than %d query parameters", HTTP_MAX_QUERY);
     } else if ((route = route_ops(s, path, req, resp)) == ROUTE_NONE &&
-               (route = route_jobs(s, path, req, resp)) == ROUTE_NONE) {
+               (route = route_jobs(s, path, req, resp)) == ROUTE_NONE &&
+               (route = route_farm(s, path, req, resp)) == ROUTE_NONE) {
         reply_error(resp, 404, "not_found", "no such endpoint");
     }
     if (resp->status == 0)

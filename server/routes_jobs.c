@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "dbjobs.h"
+#include "dbprojects.h"
 #include "digest.h"
 #include "jobspec.h"
 #include "jobspec_resolve.h"
@@ -146,12 +147,14 @@ static int find_reuse(struct srv *s, struct kf_db *db, const json_t *spec, char 
 
 void route_job_submit(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp)
 {
-    char who[128], err[KF_ERRLEN], digest[KF_DIGEST_LEN], key[80];
+    char err[KF_ERRLEN], digest[KF_DIGEST_LEN], key[80];
     json_t *request = NULL, *spec = NULL, *reused = NULL;
     struct kf_jobspec_meta meta = {0};
     struct kf_db *db = NULL;
-    if (!auth_check(s, req, resp, SCOPE_BUILD, who))
+    struct auth_who w;
+    if (!auth_who(s, req, resp, SCOPE_BUILD, &w))
         return;
+    const char *who = w.name;
     const char *idem = http_header(req, "Idempotency-Key");
     if (idem && !key_ok(idem)) {
         reply_error(resp, 400, "invalid_request", "Idempotency-Key must be 1 to 255 printable ASCII characters");
@@ -166,6 +169,13 @@ void route_job_submit(struct srv *s, const char *kind, struct http_req *req, str
         reply_rc(resp, rc, err);
         goto out;
     }
+    /* A project-limited token submits into its project only. */
+    if (w.project[0] && !meta.project && !(meta.project = strdup(w.project))) {
+        reply_error(resp, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (!auth_project_ok(&w, meta.project, resp))
+        goto out;
     if ((rc = dbpool_get(s->pool, &db, err))) {
         reply_rc(resp, rc, err);
         goto out;
@@ -190,8 +200,15 @@ void route_job_submit(struct srv *s, const char *kind, struct http_req *req, str
         reply_error(resp, 422, "idempotency_conflict", "%s", err);
     else if (rc)
         reply_rc(resp, rc, err);
-    else
+    else {
+        if (!existed) {
+            char target[24];
+            snprintf(target, sizeof target, "%lld", (long long)id);
+            farm_audit(s, db, who, "job.create", "job", target, json_pack("{s:s,s:s?}", "kind", kind, "project",
+                                                                          meta.project));
+        }
         reply_job(s, db, kind, id, existed ? 200 : 202, resp);
+    }
 out:
     dbpool_put(s->pool, db);
     free(meta.project);
@@ -200,14 +217,39 @@ out:
     json_decref(request);
 }
 
+/* A project-limited token reads only its project's jobs (404 for others,
+ * as if they did not exist). Takes text on refusal. */
+int jobs_text_visible(const struct auth_who *w, const char *text, size_t len)
+{
+    if (!w->project[0])
+        return 1;
+    json_t *job = json_loadb(text, len, 0, NULL);
+    const char *project = json_string_value(json_object_get(job, "project"));
+    int ok = project && !strcmp(project, w->project);
+    json_decref(job);
+    return ok;
+}
+
+static int job_visible(const struct auth_who *w, char *text, size_t len, struct http_resp *resp)
+{
+    int ok = jobs_text_visible(w, text, len);
+    if (!ok) {
+        free(text);
+        reply_error(resp, 404, "not_found", "no such job in project %s", w->project);
+    }
+    return ok;
+}
+
 void route_job_get(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp)
 {
-    char who[128], err[KF_ERRLEN], *text;
+    char err[KF_ERRLEN], *text;
     size_t len;
-    if (!auth_check(s, req, resp, SCOPE_READ, who))
+    struct auth_who w;
+    if (!auth_who(s, req, resp, SCOPE_READ, &w))
         return;
     if ((text = jobcache_get(s->jobs, cache_id(kind, id), &len))) {
-        reply_text(resp, 200, "application/json", text, len);
+        if (job_visible(&w, text, len, resp))
+            reply_text(resp, 200, "application/json", text, len);
         return;
     }
     struct kf_db *db;
@@ -218,7 +260,7 @@ void route_job_get(struct srv *s, const char *kind, int64_t id, struct http_req 
     }
     if (rc)
         reply_rc(resp, rc, err);
-    else
+    else if (job_visible(&w, text, len, resp))
         reply_text(resp, 200, "application/json", text, len);
 }
 
@@ -236,9 +278,15 @@ static int parse_limit(const char *v, int *limit)
 void route_job_list(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp)
 {
     static const char *const known[] = {"state", "limit", "cursor", "project"};
-    char who[128], err[KF_ERRLEN];
-    if (!auth_check(s, req, resp, SCOPE_READ, who))
+    char err[KF_ERRLEN];
+    struct auth_who w;
+    if (!auth_who(s, req, resp, SCOPE_READ, &w))
         return;
+    const char *project = http_query(req, "project");
+    if (w.project[0] && project && !auth_project_ok(&w, project, resp))
+        return;
+    if (w.project[0])
+        project = w.project;
     for (size_t i = 0; i < req->n_query; i++) {
         size_t k = 0;
         while (k < 4 && strcmp(req->names[i], known[k]))
@@ -259,7 +307,7 @@ void route_job_list(struct srv *s, const char *kind, struct http_req *req, struc
     char *next = NULL;
     int rc = dbpool_get(s->pool, &db, err);
     if (!rc) {
-        rc = kf_job_list(db, kind, http_query(req, "state"), http_query(req, "project"), limit,
+        rc = kf_job_list(db, kind, http_query(req, "state"), project, limit,
                          cursor && *cursor ? cursor : NULL, &items, &next, err);
         dbpool_put(s->pool, db);
     }
@@ -272,13 +320,15 @@ void route_job_list(struct srv *s, const char *kind, struct http_req *req, struc
 }
 
 /* Cancel and retry act only on a job of this collection's kind. */
-static int kind_matches(struct kf_db *db, const char *kind, int64_t id, struct http_resp *resp)
+static int kind_matches(struct kf_db *db, const char *kind, int64_t id, const struct auth_who *w,
+                        struct http_resp *resp)
 {
     char err[KF_ERRLEN];
     json_t *job;
     int rc = kf_job_get(db, id, &job, err);
     const char *have = rc ? NULL : json_string_value(json_object_get(job, "kind"));
-    if (!rc && (!have || strcmp(have, kind) != 0))
+    const char *project = rc ? NULL : json_string_value(json_object_get(job, "project"));
+    if (!rc && (!have || strcmp(have, kind) != 0 || (w->project[0] && (!project || strcmp(project, w->project)))))
         rc = kf_fail(err, KF_ENOTFOUND, "no %s job %lld", kind, (long long)id);
     if (!rc)
         json_decref(job);
@@ -289,16 +339,19 @@ static int kind_matches(struct kf_db *db, const char *kind, int64_t id, struct h
 
 void route_job_cancel(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp)
 {
-    char who[128], err[KF_ERRLEN];
+    char err[KF_ERRLEN], target[24];
     struct kf_db *db;
-    if (!auth_check(s, req, resp, SCOPE_BUILD, who))
+    struct auth_who w;
+    if (!auth_who(s, req, resp, SCOPE_BUILD, &w))
         return;
+    const char *who = w.name;
+    snprintf(target, sizeof target, "%lld", (long long)id);
     int rc = dbpool_get(s->pool, &db, err);
     if (rc) {
         reply_rc(resp, rc, err);
         return;
     }
-    if (kind_matches(db, kind, id, resp)) {
+    if (kind_matches(db, kind, id, &w, resp)) {
         json_t *job = NULL;
         int conflict = 0;
         rc = kf_job_cancel(db, id, &job, &conflict, err);
@@ -306,8 +359,10 @@ void route_job_cancel(struct srv *s, const char *kind, int64_t id, struct http_r
             reply_error(resp, 409, "conflict", "%s", err);
         else if (rc)
             reply_rc(resp, rc, err);
-        else
+        else {
+            farm_audit(s, db, who, "job.cancel", "job", target, NULL);
             reply_json(resp, 200, json_incref(job));
+        }
         json_decref(job);
     }
     dbpool_put(s->pool, db);
@@ -315,16 +370,19 @@ void route_job_cancel(struct srv *s, const char *kind, int64_t id, struct http_r
 
 void route_job_retry(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp)
 {
-    char who[128], err[KF_ERRLEN];
+    char err[KF_ERRLEN], target[24];
     struct kf_db *db;
-    if (!auth_check(s, req, resp, SCOPE_BUILD, who))
+    struct auth_who w;
+    if (!auth_who(s, req, resp, SCOPE_BUILD, &w))
         return;
+    const char *who = w.name;
+    snprintf(target, sizeof target, "%lld", (long long)id);
     int rc = dbpool_get(s->pool, &db, err);
     if (rc) {
         reply_rc(resp, rc, err);
         return;
     }
-    if (kind_matches(db, kind, id, resp)) {
+    if (kind_matches(db, kind, id, &w, resp)) {
         int64_t new_id = 0;
         int conflict = 0;
         rc = kf_job_retry(db, id, who[0] ? who : NULL, &new_id, &conflict, err);
@@ -332,8 +390,10 @@ void route_job_retry(struct srv *s, const char *kind, int64_t id, struct http_re
             reply_error(resp, 409, "conflict", "%s", err);
         else if (rc)
             reply_rc(resp, rc, err);
-        else
+        else {
+            farm_audit(s, db, who, "job.retry", "job", target, json_pack("{s:I}", "new_job", (json_int_t)new_id));
             reply_job(s, db, kind, new_id, 202, resp);
+        }
     }
     dbpool_put(s->pool, db);
 }

@@ -164,8 +164,9 @@ static int parse_after(const char *v, int64_t *after)
 
 void route_job_log(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp)
 {
-    char who[128], err[KF_ERRLEN];
-    if (!auth_check(s, req, resp, SCOPE_READ, who))
+    char err[KF_ERRLEN];
+    struct auth_who who;
+    if (!auth_who(s, req, resp, SCOPE_READ, &who))
         return;
     int64_t after;
     if (!parse_after(http_query(req, "after"), &after)) {
@@ -187,6 +188,10 @@ void route_job_log(struct srv *s, const char *kind, int64_t id, struct http_req 
     /* The job must exist and be of this kind (404 otherwise). */
     if ((rc = jobs_fetch_text(s, db, kind, id, &text, &len, err)))
         goto out;
+    if (!jobs_text_visible(&who, text, len)) {
+        rc = kf_fail(err, KF_ENOTFOUND, "no such job in project %s", who.project);
+        goto out;
+    }
     if (following) {
         dbpool_put(s->pool, db);
         db = NULL;

@@ -126,6 +126,7 @@ int srv_serve(struct srv_config *cfg)
     }
     s.jobs = jobcache_new(JOB_CACHE_ENTRIES);
     s.auth = authcache_new();
+    s.limits = cfg->rate_limit > 0 ? ratelimit_new(cfg->rate_limit, cfg->rate_burst) : NULL;
     if (!s.jobs || !s.auth) {
         fprintf(stderr, "kofarm-server: out of memory\n");
         goto out;
@@ -147,6 +148,7 @@ int srv_serve(struct srv_config *cfg)
     status = 0;
 out:
     authcache_free(s.auth);
+    ratelimit_free(s.limits);
     jobcache_free(s.jobs);
     dbpool_free(s.pool);
     free(s.openapi);

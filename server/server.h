@@ -23,6 +23,7 @@ struct srv_config {
     size_t max_upload;        /* bytes of an uploaded source */
     int pool_size;
     int access_log;           /* one line per request on stderr */
+    double rate_limit, rate_burst; /* requests/s and bucket size per token and per address; 0 = off */
 };
 
 /* ---- dbpool.c: connections shared by request threads ---- */
@@ -68,6 +69,13 @@ enum srv_route {
     ROUTE_RESOLVE_CANCEL,
     ROUTE_RESOLVE_RETRY,
     ROUTE_RESOLVE_RELEASE,
+    ROUTE_PROJECTS,
+    ROUTE_PROJECT,
+    ROUTE_PROJECT_RELEASES,
+    ROUTE_PROJECT_RELEASE,
+    ROUTE_PROJECT_BUILDS,
+    ROUTE_HOOK,
+    ROUTE_AUDIT,
     ROUTE_COUNT
 };
 void metrics_count(enum srv_route route, int status);
@@ -75,11 +83,22 @@ void metrics_count(enum srv_route route, int status);
 struct kf_buf;
 int metrics_http_text(struct kf_buf *b) KF_MUST_CHECK;
 
+/* ---- ratelimit.c ---- */
+struct ratelimit;
+/* "RATE" or "RATE,BURST" (requests per second, bucket size; burst defaults
+ * to max(1, ceil(RATE))): 1 and the values, else 0. */
+int ratelimit_parse(const char *text, double *rate, double *burst);
+struct ratelimit *ratelimit_new(double rate, double burst);
+void ratelimit_free(struct ratelimit *rl);
+/* 1 when req may proceed (rl NULL: always); else a 429 with Retry-After. */
+int ratelimit_check(struct ratelimit *rl, const struct http_req *req, struct http_resp *resp);
+
 struct srv {
     struct srv_config cfg;
     struct dbpool *pool;
     struct jobcache *jobs;
     struct authcache *auth;
+    struct ratelimit *limits; /* NULL = no rate limit */
     volatile int stopping; /* set on SIGTERM: long responses end */
     char *openapi;         /* api/openapi.yaml, read at start (NULL if missing) */
     size_t openapi_len;
@@ -103,6 +122,14 @@ void reply_rc(struct http_resp *resp, int rc, const char *err);
  * or 403, or 503 when the database is down) and returns 0. requester
  * (128 bytes) gets the token name, "" when none was needed. */
 int auth_check(struct srv *s, struct http_req *req, struct http_resp *resp, int scope, char requester[128]);
+/* The same, with the project the token is limited to ("" = any). */
+struct auth_who {
+    char name[128];
+    char project[128];
+};
+int auth_who(struct srv *s, struct http_req *req, struct http_resp *resp, int scope, struct auth_who *who);
+/* 1 when who may act on project (NULL = no project); else a 403 in resp. */
+int auth_project_ok(const struct auth_who *who, const char *project, struct http_resp *resp);
 
 /* ---- routes ---- */
 void route_healthz(struct srv *s, struct http_req *req, struct http_resp *resp);
@@ -118,6 +145,28 @@ void route_job_retry(struct srv *s, const char *kind, int64_t id, struct http_re
 void route_job_log(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp);
 /* GET/HEAD /v1/resolves/{id}/release.yaml (routes_release.c). */
 void route_job_release(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp);
+
+/* ---- the team farm (routes_farm.c dispatches) ---- */
+enum srv_route route_farm(struct srv *s, const char *path, struct http_req *req, struct http_resp *resp);
+void route_project_create(struct srv *s, struct http_req *req, struct http_resp *resp);
+void route_project_list(struct srv *s, struct http_req *req, struct http_resp *resp);
+void route_project_get(struct srv *s, const char *name, struct http_req *req, struct http_resp *resp);
+void route_project_patch(struct srv *s, const char *name, struct http_req *req, struct http_resp *resp);
+void route_project_delete(struct srv *s, const char *name, struct http_req *req, struct http_resp *resp);
+void route_hook(struct srv *s, const char *host, const char *project, struct http_req *req, struct http_resp *resp);
+void route_release_list(struct srv *s, const char *project, struct http_req *req, struct http_resp *resp);
+void route_release_file(struct srv *s, const char *project, const char *tag, struct http_req *req,
+                        struct http_resp *resp);
+void route_project_builds(struct srv *s, const char *project, struct http_req *req, struct http_resp *resp);
+void route_audit(struct srv *s, struct http_req *req, struct http_resp *resp);
+/* The request's JSON object body (application/json), or a 400/415 in resp and NULL. */
+json_t *farm_json_body(struct http_req *req, struct http_resp *resp);
+/* Best effort: a failed audit write is logged, never fails the request. */
+void farm_audit(struct srv *s, struct kf_db *db, const char *actor, const char *action, const char *kind,
+                const char *id, json_t *detail /* stolen */);
+
+/* 1 when a job's JSON text is in who's project (or who has no limit). */
+int jobs_text_visible(const struct auth_who *who, const char *text, size_t len);
 
 /* The job's JSON text for GET (from the cache when finished): *text
  * malloc'd; KF_ENOTFOUND also when the job is of another kind. */
