@@ -44,6 +44,10 @@ struct http_resp {
     char location[128];          /* Location header when not empty */
     char allow[64];              /* Allow header when not empty */
     int www_authenticate;        /* add WWW-Authenticate: Bearer */
+    char etag[80];               /* ETag header when not empty (quotes included) */
+    const char *cache_control;   /* static string, Cache-Control when set */
+    const char *csp;             /* static string, Content-Security-Policy when set */
+    const char *vary;            /* static string, Vary when set */
     http_stream_fn stream;       /* instead of body */
     http_stream_free_fn stream_free;
     void *stream_ctx;

@@ -7,7 +7,7 @@
 #include "buf.h"
 #include "server.h"
 
-static const int codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503};
+static const int codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503};
 #define N_CODES (sizeof codes / sizeof *codes)
 
 static const char *const route_names[ROUTE_COUNT] = {
@@ -16,6 +16,7 @@ static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_OPENAPI] = "/openapi.yaml", [ROUTE_JOBS] = "/v1/builds",
     [ROUTE_JOB] = "/v1/builds/{id}",  [ROUTE_JOB_LOG] = "/v1/builds/{id}/log",
     [ROUTE_JOB_CANCEL] = "/v1/builds/{id}/cancel", [ROUTE_JOB_RETRY] = "/v1/builds/{id}/retry",
+    [ROUTE_WEB] = "/web",
 };
 
 /* The last column counts any other status. */

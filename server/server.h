@@ -17,7 +17,7 @@ struct srv_config {
     const char *listen;       /* host:port */
     const char *repo;         /* default destination, NULL = the worker's */
     const char *default_base; /* default base image, NULL = the worker's */
-    const char *share_dir;    /* migrations/, api/openapi.yaml */
+    const char *share_dir;    /* migrations/, api/openapi.yaml, web/ */
     int public_read;
     int allow_file_urls;
     size_t max_upload;        /* bytes of an uploaded source */
@@ -60,6 +60,7 @@ enum srv_route {
     ROUTE_JOB_LOG,
     ROUTE_JOB_CANCEL,
     ROUTE_JOB_RETRY,
+    ROUTE_WEB,
     ROUTE_COUNT
 };
 void metrics_count(enum srv_route route, int status);
@@ -101,6 +102,12 @@ void route_healthz(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_readyz(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_metrics(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_openapi(struct srv *s, struct http_req *req, struct http_resp *resp);
+
+/* ---- routes_web.c: the web page from share_dir/web ---- */
+/* Answers GET/HEAD of the page's paths (/, /web/FILE, and /projects,
+ * /builds/{id}, /resolves/{id} when the Accept header prefers text/html
+ * over JSON); returns ROUTE_NONE, leaving resp alone, for anything else. */
+enum srv_route route_web(struct srv *s, struct http_req *req, struct http_resp *resp);
 /* kind is "build" (or "resolve" once resolves are served). */
 void route_job_submit(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp);
 void route_job_list(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp);
