@@ -55,12 +55,12 @@ enum srv_route {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_OPENAPI,
+    ROUTE_WEB,      /* the page's files */
     ROUTE_JOBS,
     ROUTE_JOB,
     ROUTE_JOB_LOG,
     ROUTE_JOB_CANCEL,
     ROUTE_JOB_RETRY,
-    ROUTE_WEB,
     ROUTE_COUNT
 };
 void metrics_count(enum srv_route route, int status);
@@ -82,6 +82,12 @@ struct srv {
 /* Answers one request; the entry point http.c calls. */
 void srv_handle(void *srv, struct http_req *req, struct http_resp *resp);
 
+/* ---- routes_web.c: the web page from share_dir/web ---- */
+/* Answers GET/HEAD of the page's paths (/, /web/FILE, and /projects,
+ * /builds/{id}, /resolves/{id} when the Accept header prefers text/html
+ * over JSON); returns ROUTE_NONE, leaving resp alone, for anything else. */
+enum srv_route route_web(struct srv *s, struct http_req *req, struct http_resp *resp);
+
 /* ---- reply.c: JSON responses and errors ---- */
 void reply_json(struct http_resp *resp, int status, json_t *body); /* steals body */
 void reply_text(struct http_resp *resp, int status, const char *content_type, char *text, size_t len); /* steals text */
@@ -102,12 +108,6 @@ void route_healthz(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_readyz(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_metrics(struct srv *s, struct http_req *req, struct http_resp *resp);
 void route_openapi(struct srv *s, struct http_req *req, struct http_resp *resp);
-
-/* ---- routes_web.c: the web page from share_dir/web ---- */
-/* Answers GET/HEAD of the page's paths (/, /web/FILE, and /projects,
- * /builds/{id}, /resolves/{id} when the Accept header prefers text/html
- * over JSON); returns ROUTE_NONE, leaving resp alone, for anything else. */
-enum srv_route route_web(struct srv *s, struct http_req *req, struct http_resp *resp);
 /* kind is "build" (or "resolve" once resolves are served). */
 void route_job_submit(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp);
 void route_job_list(struct srv *s, const char *kind, struct http_req *req, struct http_resp *resp);
