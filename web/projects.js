@@ -6,9 +6,21 @@ import { copyButton, errorText, h, stateBadge } from './util.js';
 
 const HOSTS = [['github', 'GitHub'], ['gitlab', 'GitLab'], ['gitea', 'Gitea / Forgejo']];
 
+const text = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+// {"on": "tag", "tags": ["v*"], "resolve": {"files": ["config/"]}} ->
+// "on tag v*: resolve config/"; unknown keys are shown as they are.
 function describeRule(rule) {
   if (!rule || typeof rule !== 'object') return String(rule);
-  return Object.entries(rule).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('; ');
+  const { on, branches, tags, build, resolve, ...rest } = rule;
+  const when = [on ? `on ${on}` : 'on any event', branches && `to ${[].concat(branches).join(', ')}`,
+    tags && [].concat(tags).join(', ')].filter(Boolean).join(' ');
+  const what = [
+    build && `build ${[].concat(build.importpaths || []).join(' ') || text(build)}`,
+    resolve && `resolve ${[].concat(resolve.files || []).join(' ') || (resolve.yaml ? 'inline YAML' : text(resolve))}`,
+    ...Object.entries(rest).map(([k, v]) => `${k}: ${text(v)}`),
+  ].filter(Boolean).join('; ');
+  return what ? `${when}: ${what}` : when;
 }
 
 function releaseURL(project, tag) {
@@ -34,7 +46,7 @@ function projectCard(p) {
   (async () => {
     try {
       const body = await optionalJSON(`/v1/projects/${encodeURIComponent(p.name)}/releases`);
-      releases.replaceChildren(body ? releasesList(p.name, body.releases || []) : h('p', { class: 'muted' }, 'Releases are not served here.'));
+      releases.replaceChildren(body ? releasesList(p.name, body.releases || body.items || []) : h('p', { class: 'muted' }, 'Releases are not served here.'));
     } catch (e) {
       releases.replaceChildren(h('p', { role: 'alert' }, `Cannot list releases: ${errorText(e)}`));
     }
@@ -48,7 +60,7 @@ function projectCard(p) {
     h('h3', {}, 'Rules'),
     rules.length ? h('ul', {}, rules.map((r) => h('li', { class: 'mono' }, describeRule(r)))) : h('p', { class: 'muted' }, 'No rules.'),
     defaults.length ? [h('h3', {}, 'Build defaults'), h('dl', { class: 'kv' }, defaults.map(([k, v]) =>
-      [h('dt', {}, k), h('dd', { class: 'mono' }, typeof v === 'string' ? v : JSON.stringify(v))]))] : null,
+      [h('dt', {}, k), h('dd', { class: 'mono' }, text(v))]))] : null,
     h('h3', {}, 'Webhook URL'),
     h('p', { class: 'muted' }, 'Paste the one for your git host into its webhook settings, with the project\'s secret.'),
     h('ul', { class: 'hooks' }, HOSTS.map(([host, label]) => {
@@ -73,7 +85,7 @@ export function renderProjects(main) {
           h('a', { href: '/', dataset: { nav: '' } }, 'jobs page'), '.'));
         return;
       }
-      const projects = list.projects || [];
+      const projects = list.projects || list.items || [];
       body.replaceChildren(...(projects.length ? projects.map(projectCard)
         : [h('p', { class: 'muted' }, 'No projects yet: an admin creates them with POST /v1/projects.')]));
     } catch (e) {

@@ -36,6 +36,7 @@ fi
 start_server KOFARM_PUBLIC_READ=1 KOFARM_ALLOW_FILE_URLS=1 KOFARM_REPO="$R/web" KOFARM_DEFAULT_BASE_IMAGE="$BASE"
 start_worker KOFARM_REPO="$R/web" KOFARM_DEFAULT_BASE_IMAGE="$BASE" KOFARM_INSECURE_REGISTRIES="$R" KOFARM_ALLOW_FILE_URLS=1
 TOKEN=$(new_token web-test build)
+ADMIN=$(new_token web-admin admin)
 S=$SERVER_URL
 BROWSER='text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
 
@@ -45,8 +46,8 @@ copy_fixture "$SRC"
 mkdir -p "$SRC/config"
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\nspec:\n  containers:\n  - name: app\n    image: ko://example.com/hello/cmd/app\n' \
   >"$SRC/config/pod.yaml"
-git -C "$SRC" init -q -b main && git -C "$SRC" add -A && git -C "$SRC" commit -q -m init ||
-  { fail "make the git repository"; finish; }
+git -C "$SRC" init -q -b main && git -C "$SRC" add -A && git -C "$SRC" commit -q -m init &&
+  git -C "$SRC" tag v1.0.0 || { fail "make the git repository"; finish; }
 
 # fetch_web PATH [curl args...]: HEAD_OUT gets the response headers
 # (lower-cased names), HTTP_CODE the status, BODY the body.
@@ -183,6 +184,7 @@ if [ "$browser_ok" = 1 ]; then
   rm -rf "$SHOTS"
   KF_WEB_URL=$S KF_WEB_TOKEN=$TOKEN KF_WEB_GIT_URL=file://$SRC KF_WEB_IMPORTPATH=./cmd/app KF_WEB_PLATFORMS=linux/amd64 \
     KF_WEB_SHOTS=$SHOTS KF_WEB_NODE_MODULES=$NODE_DIR/node_modules KF_WEB_RESOLVE_FILES=config/ \
+    KF_WEB_ADMIN_TOKEN=$ADMIN KF_WEB_GIT_COMMIT=$(git -C "$SRC" rev-parse HEAD) \
     timeout -k 10 900 node "$KF_ROOT/tests/web/browser_test.mjs" >"$T/browser.out" 2>&1
   rc=$?
   grep -E '^(ok  |FAIL|     |# )' "$T/browser.out"

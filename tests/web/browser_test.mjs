@@ -6,7 +6,9 @@
 // Environment: KF_WEB_URL (server), KF_WEB_TOKEN (build scope), KF_WEB_GIT_URL
 // (a file:// repository), KF_WEB_IMPORTPATH, KF_WEB_PLATFORMS, KF_WEB_SHOTS
 // (screenshot directory), KF_WEB_NODE_MODULES (where npm installed
-// playwright-core), KF_WEB_RESOLVE_FILES (files for a resolve, optional).
+// playwright-core), KF_WEB_RESOLVE_FILES (files for a resolve, optional);
+// when the server serves projects, KF_WEB_ADMIN_TOKEN and KF_WEB_GIT_COMMIT
+// (the commit the repository's tag v1.0.0 names).
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -56,6 +58,50 @@ async function step(name, fn) {
 async function api(p, init = {}) {
   const resp = await fetch(BASE + p, { ...init, headers: { Authorization: `Bearer ${TOKEN}`, ...(init.headers || {}) } });
   return resp;
+}
+
+// With /v1/projects served: a project with a tag rule, a signed GitHub tag
+// push, and the release it makes, seen and downloaded from /projects.
+async function projectChecks(page) {
+  const admin = env('KF_WEB_ADMIN_TOKEN');
+  const commit = env('KF_WEB_GIT_COMMIT');
+  const asAdmin = { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' };
+  const resp = await fetch(`${BASE}/v1/projects`, { method: 'POST', headers: asAdmin, body: JSON.stringify({
+    name: 'webshop', git: { url: GIT_URL }, webhook_secret: 'web-test-secret',
+    rules: [{ on: 'tag', tags: ['v*'], resolve: { files: RESOLVE_FILES.split(',') } }],
+    defaults: { platforms: [PLATFORMS] } }) });
+  check('an admin creates a project', resp.ok, `${resp.status} ${await resp.text()}`);
+  const { createHmac } = await import('node:crypto');
+  const body = JSON.stringify({ ref: 'refs/tags/v1.0.0', before: '0'.repeat(40), after: commit, created: true, deleted: false,
+    repository: { clone_url: GIT_URL, full_name: 'web/hello' }, head_commit: { id: commit } });
+  const hook = await fetch(`${BASE}/v1/hooks/github/webshop`, { method: 'POST', body, headers: {
+    'Content-Type': 'application/json', 'X-GitHub-Event': 'push', 'X-GitHub-Delivery': 'web-test-1',
+    'X-Hub-Signature-256': `sha256=${createHmac('sha256', 'web-test-secret').update(body).digest('hex')}` } });
+  check('a signed tag push is accepted', hook.ok, `${hook.status} ${await hook.text()}`);
+  let release = null;
+  for (let i = 0; i < JOB_TIMEOUT / 1000 && !(release && ['succeeded', 'failed', 'canceled'].includes(release.state)); i++) {
+    const list = await (await api('/v1/projects/webshop/releases')).json();
+    release = (list.releases || list.items || [])[0] || null;
+    await new Promise((r) => { setTimeout(r, 1000); });
+  }
+  eq('the tag made a release that succeeded', 'succeeded', release && release.state);
+  await page.reload();
+  await page.getByRole('heading', { name: 'webshop' }).waitFor({ timeout: 10_000 });
+  await page.getByText('on tag v*: resolve config/').waitFor({ timeout: 5000 });
+  ok('the project shows its rule');
+  const hookURL = `${BASE}/v1/hooks/github/webshop`;
+  eq('the GitHub webhook URL is shown', 1, await page.locator('ul.hooks code', { hasText: hookURL }).count());
+  await page.getByRole('button', { name: 'Copy GitHub webhook URL' }).click();
+  eq('the webhook URL copies', hookURL, await page.evaluate(() => navigator.clipboard.readText()));
+  const link = page.locator('table.releases a[download]', { hasText: 'Download' }).first();
+  await link.waitFor({ timeout: 10_000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const file = path.join(SHOTS, 'webshop-v1.0.0.yaml');
+  await download.saveAs(file);
+  const { readFileSync } = await import('node:fs');
+  const apiYaml = await (await api('/v1/projects/webshop/releases/v1.0.0/release.yaml')).text();
+  check('the release download is the API\'s release.yaml', apiYaml.length > 0 && apiYaml === readFileSync(file, 'utf8'), apiYaml.slice(0, 200));
+  await page.screenshot({ path: path.join(SHOTS, 'projects-desktop-light.png'), fullPage: true });
 }
 
 mkdirSync(SHOTS, { recursive: true });
@@ -264,8 +310,7 @@ try {
       await page.waitForFunction(() => document.querySelector('nav a[href="/projects"]').parentElement.hidden);
       ok('and the Projects link is hidden');
     } else {
-      await page.locator('article.project, main p').first().waitFor({ timeout: 10_000 });
-      ok('the projects page renders');
+      await projectChecks(page);
     }
   });
   await context.close();
