@@ -87,7 +87,8 @@ export function renderList(main, navigate) {
     clear(tbody);
     const rows = [...jobs.values()].sort((a, b) => b.id - a.id);
     for (const job of rows) tbody.append(jobRow(job));
-    status.textContent = rows.length ? `${rows.length} job${rows.length === 1 ? '' : 's'} shown` : 'No jobs match.';
+    const summary = rows.length ? `${rows.length} job${rows.length === 1 ? '' : 's'} shown` : 'No jobs match.';
+    if (status.textContent !== summary) status.textContent = summary; // a live region: speak changes only
     more.hidden = !Object.values(cursors).some(Boolean);
   }
 
