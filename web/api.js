@@ -115,3 +115,33 @@ export function jobCollections() {
   }
   return collectionsProbe;
 }
+
+// A download link for an API file. A plain link cannot carry the token, so
+// with one set the click fetches the file and saves what came back.
+export function downloadLink(url, filename, label, attrs = {}) {
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = filename;
+  link.textContent = label;
+  for (const [k, v] of Object.entries(attrs)) link.setAttribute(k, v);
+  link.addEventListener('click', async (event) => {
+    if (!getToken()) return;
+    event.preventDefault();
+    try {
+      const blob = await (await request(url, { headers: { Accept: '*/*' } })).blob();
+      const saver = document.createElement('a');
+      saver.href = URL.createObjectURL(blob);
+      saver.download = filename;
+      saver.dataset.blob = 'true';
+      document.body.append(saver);
+      saver.click();
+      saver.remove();
+      setTimeout(() => URL.revokeObjectURL(saver.href), 10_000);
+    } catch (e) {
+      link.setAttribute('aria-invalid', 'true');
+      link.title = e.describe ? e.describe() : String(e.message || e);
+      link.textContent = `${label} (failed: ${link.title})`;
+    }
+  });
+  return link;
+}

@@ -2,7 +2,7 @@
 // its log streamed live (GET .../log?follow=1 read chunk by chunk), its
 // pushed references and per-platform digests, cancel and retry, and for a
 // resolve the release YAML.
-import { ApiError, authHeaders, getJSON, postJSON, request } from './api.js';
+import { ApiError, downloadLink, getJSON, postJSON, request } from './api.js';
 import {
   clear, copyButton, errorText, flash, formatDuration, formatTime, h, isFinished, jobDuration, jobPath, shortCommit, stateBadge,
 } from './util.js';
@@ -96,22 +96,14 @@ function referencesSection(job) {
 function releaseSection(job, signal) {
   const url = `/v1/resolves/${job.id}/release.yaml`;
   const pre = h('pre', { class: 'release', tabindex: '0', 'aria-label': 'release.yaml' }, 'Loading…');
-  const link = h('a', { href: url, download: `release-${job.id}.yaml`, class: 'button', id: 'release-download' }, 'Download release.yaml');
-  // A token cannot ride on a plain link: download what was fetched instead.
-  let blobURL = null;
+  const link = downloadLink(url, `release-${job.id}.yaml`, 'Download release.yaml', { class: 'button', id: 'release-download' });
   (async () => {
     try {
-      const text = await (await request(url, { headers: { Accept: 'application/yaml' }, signal })).text();
-      pre.textContent = text;
-      if (authHeaders().Authorization) {
-        blobURL = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
-        link.href = blobURL;
-      }
+      pre.textContent = await (await request(url, { headers: { Accept: 'application/yaml' }, signal })).text();
     } catch (e) {
       if (e.name !== 'AbortError') pre.textContent = `The release YAML is not available: ${errorText(e)}`;
     }
   })();
-  signal.addEventListener('abort', () => blobURL && URL.revokeObjectURL(blobURL));
   return h('section', { 'aria-labelledby': 'release-heading' }, h('h2', { id: 'release-heading' }, 'Release'),
     h('p', {}, link), pre);
 }

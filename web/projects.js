@@ -1,7 +1,7 @@
 // /projects: each project's git URL, rules and defaults, the webhook URLs
 // to paste into the git host, and its releases with release.yaml links.
 // Hidden gracefully when the server does not serve projects (404).
-import { optionalJSON } from './api.js';
+import { downloadLink, optionalJSON } from './api.js';
 import { copyButton, errorText, h, stateBadge } from './util.js';
 
 const HOSTS = [['github', 'GitHub'], ['gitlab', 'GitLab'], ['gitea', 'Gitea / Forgejo']];
@@ -37,7 +37,7 @@ function releasesList(project, releases) {
       h('td', {}, r.state ? stateBadge(r.state) : '—'),
       h('td', {}, r.job_id ? h('a', { href: `/resolves/${r.job_id}`, dataset: { nav: '' } }, `resolve ${r.job_id}`) : '—'),
       h('td', {}, r.state === 'succeeded' || !r.state
-        ? h('a', { href: releaseURL(project, r.tag), download: `${project}-${r.tag}.yaml` }, 'Download')
+        ? downloadLink(releaseURL(project, r.tag), `${project}-${r.tag}.yaml`, 'Download')
         : '—'))))));
 }
 
@@ -68,7 +68,7 @@ function projectCard(p) {
       return h('li', {}, h('span', { class: 'hook-host' }, label), h('code', {}, url), copyButton(url, `${label} webhook URL`));
     })),
     h('h3', {}, 'Releases'),
-    h('p', {}, h('a', { href: releaseURL(p.name, 'latest'), download: `${p.name}-latest.yaml` }, 'Latest release.yaml')),
+    h('p', {}, downloadLink(releaseURL(p.name, 'latest'), `${p.name}-latest.yaml`, 'Latest release.yaml')),
     releases);
 }
 
