@@ -13,6 +13,8 @@ PACKAGES=(
   # tests: registry, independent image clients, foreign binaries, auth, database
   docker-registry skopeo umoci buildah qemu-user apache2-utils postgresql
   tar gzip jq curl
+  # the web page's browser test (playwright-core comes from npm into the build dir)
+  chromium nodejs
   # benchmarks
   hyperfine wrk
 )

@@ -242,6 +242,7 @@ cat <<EOF
 
 kofarm is running:
   API         $URL          (openapi: $URL/openapi.yaml)
+  web page    $URL/         (paste the token into its token field)
   token       $TOKEN
               (kept in .state/token)
   registry    $REG          (base image $BASE)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, runs every test
 # (Criterion unit tests and C integration tests under ctest, the ko parity
-# check, the CLI integration scripts), then the same again built with
+# check, the integration scripts, web_test's browser run included: chromium
+# + playwright-core from npm into the build dir), then the same again built with
 # AddressSanitizer + UndefinedBehaviorSanitizer. Ends with one line
 # "N passed, M failed" and exits non-zero on any failure.
 #

@@ -166,6 +166,14 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         snprintf(secs, sizeof secs, "%d", r->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
     }
+    if (r->cache_control)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    if (r->vary)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, r->vary);
+    if (r->csp)
+        MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
+    /* Every answer is what its Content-Type says: browsers must not guess. */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ok;

@@ -47,6 +47,9 @@ struct http_resp {
     char etag[80];               /* ETag header when not empty (quotes included) */
     const char *disposition;     /* Content-Disposition, static string, or NULL */
     int retry_after;             /* Retry-After seconds when > 0 */
+    const char *cache_control;   /* static string, Cache-Control when set */
+    const char *csp;             /* static string, Content-Security-Policy when set */
+    const char *vary;            /* static string, Vary when set */
     http_stream_fn stream;       /* instead of body */
     http_stream_free_fn stream_free;
     void *stream_ctx;

@@ -13,6 +13,7 @@ static const int codes[] = {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 40
 static const char *const route_names[ROUTE_COUNT] = {
     [ROUTE_NONE] = "other",           [ROUTE_HEALTHZ] = "/healthz",
     [ROUTE_READYZ] = "/readyz",       [ROUTE_METRICS] = "/metrics",
+    [ROUTE_WEB] = "/web",
     [ROUTE_OPENAPI] = "/openapi.yaml", [ROUTE_JOBS] = "/v1/builds",
     [ROUTE_JOB] = "/v1/builds/{id}",  [ROUTE_JOB_LOG] = "/v1/builds/{id}/log",
     [ROUTE_JOB_CANCEL] = "/v1/builds/{id}/cancel", [ROUTE_JOB_RETRY] = "/v1/builds/{id}/retry",

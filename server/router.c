@@ -1,4 +1,5 @@
-/* Method + path to handler. /v1/X and /X answer the same; unknown paths
+/* Method + path to handler. /v1/X and /X answer the same (except that a
+ * browser navigating to /X gets the web page, routes_web.c); unknown paths
  * are 404 and known paths with another method 405, both in JSON. The job
  * routes take the kind from the collection name: /v1/builds and
  * /v1/resolves share them; release.yaml is a resolve's only. */
@@ -142,7 +143,8 @@ void srv_handle(void *ctx, struct http_req *req, struct http_resp *resp)
         /* 429 already in resp */
     } else if (req->too_many_query) {
         reply_error(resp, 400, "invalid_request", "more than %d query parameters", HTTP_MAX_QUERY);
-    } else if ((route = route_ops(s, path, req, resp)) == ROUTE_NONE &&
+    } else if ((route = route_web(s, req, resp)) == ROUTE_NONE &&
+               (route = route_ops(s, path, req, resp)) == ROUTE_NONE &&
                (route = route_jobs(s, path, req, resp)) == ROUTE_NONE &&
                (route = route_farm(s, path, req, resp)) == ROUTE_NONE) {
         reply_error(resp, 404, "not_found", "no such endpoint");

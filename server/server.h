@@ -17,7 +17,7 @@ struct srv_config {
     const char *listen;       /* host:port */
     const char *repo;         /* default destination, NULL = the worker's */
     const char *default_base; /* default base image, NULL = the worker's */
-    const char *share_dir;    /* migrations/, api/openapi.yaml */
+    const char *share_dir;    /* migrations/, api/openapi.yaml, web/ */
     int public_read;
     int allow_file_urls;
     size_t max_upload;        /* bytes of an uploaded source */
@@ -56,6 +56,7 @@ enum srv_route {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_OPENAPI,
+    ROUTE_WEB,      /* the page's files */
     ROUTE_JOBS,
     ROUTE_JOB,
     ROUTE_JOB_LOG,
@@ -107,6 +108,12 @@ struct srv {
 /* ---- router.c ---- */
 /* Answers one request; the entry point http.c calls. */
 void srv_handle(void *srv, struct http_req *req, struct http_resp *resp);
+
+/* ---- routes_web.c: the web page from share_dir/web ---- */
+/* Answers GET/HEAD of the page's paths (/, /web/FILE, and /projects,
+ * /builds/{id}, /resolves/{id} when the Accept header prefers text/html
+ * over JSON); returns ROUTE_NONE, leaving resp alone, for anything else. */
+enum srv_route route_web(struct srv *s, struct http_req *req, struct http_resp *resp);
 
 /* ---- reply.c: JSON responses and errors ---- */
 void reply_json(struct http_resp *resp, int status, json_t *body); /* steals body */
