@@ -408,8 +408,8 @@ int cmd_remote_build(int argc, char **argv)
     char **paths = NULL;
     struct kf_api *api = NULL;
     struct kf_api_query query;
-    json_t *job = NULL, *final = NULL, *request = NULL;
-    char err[KF_ERRLEN] = "", id[KF_API_ID_MAX], key[33];
+    json_t *final = NULL, *request = NULL;
+    char id[KF_API_ID_MAX], key[33];
     struct kf_buf tgz;
     kf_buf_init(&tgz, 0);
     kf_api_query_init(&query);
@@ -435,13 +435,11 @@ int cmd_remote_build(int argc, char **argv)
         cli_token_flag = r.token; /* for the cancel client and the hints */
     remote_idempotency_key(key);
 
-    int arc;
     if (r.git) {
         if (!(request = git_request(&r, pos, n_pos))) {
             fprintf(stderr, "kofarm: cannot make the build request\n");
             goto out;
         }
-        arc = kf_api_submit_json(api, request, key[0] ? key : NULL, &job, err);
     } else {
         if (prepare_upload(pos, n_pos, r.quiet, &paths, &tgz) != 0)
             goto out;
@@ -453,29 +451,9 @@ int cmd_remote_build(int argc, char **argv)
             fprintf(stderr, "kofarm: the build options are too long for a query string\n");
             goto out;
         }
-        arc = kf_api_submit_upload(api, &query, tgz.data, tgz.len, key[0] ? key : NULL, &job, err);
-        kf_buf_free(&tgz);
     }
-    if (arc != KF_OK) {
-        rc = remote_fail(api, arc, "submitting the build", err);
+    if ((rc = remote_submit_follow(api, "build", request, &query, &tgz, key, r.quiet, id, &final)) != 0)
         goto out;
-    }
-    if (!kf_api_job_id(job, id)) {
-        fprintf(stderr, "kofarm: the server's answer has no build id\n");
-        goto out;
-    }
-    fprintf(stderr, "submitted build %s\n", id);
-    arc = remote_follow(api, id, r.quiet ? NULL : stderr, 1, &final, err);
-    if (arc == KF_ECANCELED) {
-        rc = 130;
-        goto out;
-    }
-    if (arc != KF_OK) {
-        char what[128];
-        snprintf(what, sizeof what, "following build %s", id);
-        rc = remote_fail(api, arc, what, err);
-        goto out;
-    }
     rc = report(id, final, r.image_refs);
 out:
     if (paths)
@@ -487,8 +465,45 @@ out:
     kf_buf_free(&tgz);
     kf_api_query_free(&query);
     kf_api_free(api);
-    json_decref(job);
     json_decref(final);
     json_decref(request);
+    return rc;
+}
+
+int remote_submit_follow(struct kf_api *api, const char *what, const json_t *request,
+                         const struct kf_api_query *query, struct kf_buf *tgz, const char *key, int quiet,
+                         char id[KF_API_ID_MAX], json_t **final)
+{
+    char err[KF_ERRLEN] = "", doing[128];
+    json_t *job = NULL;
+    int rc = 1, arc;
+    if (request)
+        arc = kf_api_submit_json(api, request, key[0] ? key : NULL, &job, err);
+    else
+        arc = kf_api_submit_upload(api, query, tgz->data, tgz->len, key[0] ? key : NULL, &job, err);
+    kf_buf_free(tgz);
+    if (arc != KF_OK) {
+        snprintf(doing, sizeof doing, "submitting the %s", what);
+        rc = remote_fail(api, arc, doing, err);
+        goto out;
+    }
+    if (!kf_api_job_id(job, id)) {
+        fprintf(stderr, "kofarm: the server's answer has no %s id\n", what);
+        goto out;
+    }
+    fprintf(stderr, "submitted %s %s\n", what, id);
+    arc = remote_follow(api, id, quiet ? NULL : stderr, 1, final, err);
+    if (arc == KF_ECANCELED) {
+        rc = 130;
+        goto out;
+    }
+    if (arc != KF_OK) {
+        snprintf(doing, sizeof doing, "following %s %s", what, id);
+        rc = remote_fail(api, arc, doing, err);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(job);
     return rc;
 }

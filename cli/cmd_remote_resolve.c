@@ -128,8 +128,8 @@ int cmd_remote_resolve(int argc, char **argv)
     char **paths = NULL;
     struct kf_api *api = NULL;
     struct kf_api_query query;
-    json_t *job = NULL, *final = NULL, *request = NULL;
-    char err[KF_ERRLEN] = "", id[KF_API_ID_MAX], key[33];
+    json_t *final = NULL, *request = NULL;
+    char id[KF_API_ID_MAX], key[33];
     struct kf_buf tgz;
     kf_buf_init(&tgz, 0);
     kf_api_query_init(&query);
@@ -178,13 +178,11 @@ int cmd_remote_resolve(int argc, char **argv)
     if (r.token)
         cli_token_flag = r.token;
     remote_idempotency_key(key);
-    int arc;
     if (r.git) {
         if (!(request = git_resolve_request(&r, &files, recursive, selector, strict, pin_tags))) {
             fprintf(stderr, "kofarm: cannot make the resolve request\n");
             goto out;
         }
-        arc = kf_api_submit_json(api, request, key[0] ? key : NULL, &job, err);
     } else {
         if (remote_pack_module((const char *const *)files.items, files.n, rewrite_file, r.quiet, &paths, &tgz) != 0)
             goto out;
@@ -193,29 +191,9 @@ int cmd_remote_resolve(int argc, char **argv)
             fprintf(stderr, "kofarm: the resolve options are too long for a query string\n");
             goto out;
         }
-        arc = kf_api_submit_upload(api, &query, tgz.data, tgz.len, key[0] ? key : NULL, &job, err);
-        kf_buf_free(&tgz);
     }
-    if (arc != KF_OK) {
-        rc = remote_fail(api, arc, "submitting the resolve", err);
+    if ((rc = remote_submit_follow(api, "resolve", request, &query, &tgz, key, r.quiet, id, &final)) != 0)
         goto out;
-    }
-    if (!kf_api_job_id(job, id)) {
-        fprintf(stderr, "kofarm: the server's answer has no resolve id\n");
-        goto out;
-    }
-    fprintf(stderr, "submitted resolve %s\n", id);
-    arc = remote_follow(api, id, r.quiet ? NULL : stderr, 1, &final, err);
-    if (arc == KF_ECANCELED) {
-        rc = 130;
-        goto out;
-    }
-    if (arc != KF_OK) {
-        char what[128];
-        snprintf(what, sizeof what, "following resolve %s", id);
-        rc = remote_fail(api, arc, what, err);
-        goto out;
-    }
     rc = report(api, id, final);
 out:
     if (paths)
@@ -228,7 +206,6 @@ out:
     kf_buf_free(&tgz);
     kf_api_query_free(&query);
     kf_api_free(api);
-    json_decref(job);
     json_decref(final);
     json_decref(request);
     return rc;

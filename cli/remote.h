@@ -67,5 +67,12 @@ void remote_idempotency_key(char out[33]);
 int remote_pack_module(const char *const *pos, size_t n_pos,
                        char *(*rewrite)(const char *root, const char *cwd, const char *path, char *err), int quiet,
                        char ***paths, struct kf_buf *tgz);
+/* Submits the JSON request, or else the upload tgz (freed) with query;
+ * prints "submitted WHAT ID" and follows the job's log on stderr (unless
+ * quiet) to its end. *final: the finished job (caller decrefs). 0, or the
+ * exit code after printing the error (130 on Ctrl-C). */
+int remote_submit_follow(struct kf_api *api, const char *what, const json_t *request,
+                         const struct kf_api_query *query, struct kf_buf *tgz, const char *key, int quiet,
+                         char id[KF_API_ID_MAX], json_t **final);
 
 #endif

@@ -78,6 +78,11 @@ char *kf_db_utf8_clean(const char *s, size_t max);
 /* Parses a JSON text column (SQL NULL gives json null); caller decrefs. */
 int kf_db_get_json(const PGresult *res, int row, int col, json_t **out, char *err) KF_MUST_CHECK;
 
+/* A succeeding job's owner, result and commit checked, and the result as
+ * JSON text within KF_JOB_RESULT_MAX (caller frees *text). */
+int kf_db_success_text(const char *owner, const json_t *result, const char *commit, char **text, char *err)
+    KF_MUST_CHECK;
+
 /* Timestamps in the API form: RFC 3339, UTC, milliseconds. */
 #define KF_DB_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 

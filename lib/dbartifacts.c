@@ -76,19 +76,10 @@ int kf_job_succeed_with_artifact(struct kf_db *db, int64_t id, const char *owner
                                  const char *commit, const char *name, const char *media_type, const void *data,
                                  size_t len, char *err)
 {
-    char hex[65];
-    if (!owner || !*owner || strlen(owner) > 200 || !result || (commit && strlen(commit) > 200))
-        return kf_fail(err, KF_EINVAL, "bad owner, result or commit");
+    char hex[65], *text = NULL;
     int rc = prepare(name, media_type, data, len, hex, err);
-    if (rc)
+    if (rc || (rc = kf_db_success_text(owner, result, commit, &text, err)))
         return rc;
-    char *text = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text)
-        return kf_fail(err, KF_ENOMEM, "out of memory");
-    if (strlen(text) > KF_JOB_RESULT_MAX) {
-        rc = kf_fail(err, KF_ETOOBIG, "job result larger than %zu MiB", KF_JOB_RESULT_MAX >> 20);
-        goto out;
-    }
     struct kf_db_params p = {0};
     kf_db_param_int(&p, id);
     kf_db_param_text(&p, owner);
@@ -104,7 +95,6 @@ int kf_job_succeed_with_artifact(struct kf_db *db, int64_t id, const char *owner
         rc = kf_fail(err, KF_ENOTFOUND, "recording success: job %lld is not running under %s (lease lost)",
                      (long long)id, owner);
     PQclear(res);
-out:
     free(text);
     return rc;
 }

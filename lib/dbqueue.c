@@ -225,19 +225,28 @@ static const struct kf_db_stmt succeed_stmt = {
     "  error_code = NULL, error_message = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING id"};
 
+int kf_db_success_text(const char *owner, const json_t *result, const char *commit, char **text, char *err)
+{
+    *text = NULL;
+    if (!owner_valid(owner) || !result || (commit && strlen(commit) > 200))
+        return kf_fail(err, KF_EINVAL, "bad owner, result or commit");
+    if (!(*text = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY)))
+        return kf_fail(err, KF_ENOMEM, "out of memory");
+    if (strlen(*text) > KF_JOB_RESULT_MAX) {
+        free(*text);
+        *text = NULL;
+        return kf_fail(err, KF_ETOOBIG, "job result larger than %zu MiB", KF_JOB_RESULT_MAX >> 20);
+    }
+    return KF_OK;
+}
+
 int kf_job_succeed(struct kf_db *db, int64_t id, const char *owner, const json_t *result, const char *commit,
                    char *err)
 {
-    if (!owner_valid(owner) || !result || (commit && strlen(commit) > 200))
-        return kf_fail(err, KF_EINVAL, "bad owner, result or commit");
-    char *text = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text)
-        return kf_fail(err, KF_ENOMEM, "out of memory");
-    int rc;
-    if (strlen(text) > KF_JOB_RESULT_MAX) {
-        rc = kf_fail(err, KF_ETOOBIG, "job result larger than %zu MiB", KF_JOB_RESULT_MAX >> 20);
-        goto out;
-    }
+    char *text = NULL;
+    int rc = kf_db_success_text(owner, result, commit, &text, err);
+    if (rc)
+        return rc;
     struct kf_db_params p = {0};
     kf_db_param_int(&p, id);
     kf_db_param_text(&p, owner);
@@ -246,7 +255,6 @@ int kf_job_succeed(struct kf_db *db, int64_t id, const char *owner, const json_t
     PGresult *res;
     rc = run_owned(db, &succeed_stmt, &p, 0, "recording success", &res, err);
     PQclear(res);
-out:
     free(text);
     return rc;
 }
