@@ -73,8 +73,12 @@ static void target_free(struct kf_target *t)
     free(t->plats);
 }
 
+/* What templates may read, gathered on the first target that has one
+ * (`go env` and seven git commands cost tens of ms every build). */
 struct goenv_ctx {
     char **kv;
+    struct kf_git_info git;
+    int git_loaded;
 };
 
 static const char *goenv_lookup(void *ctx, const char *key)
@@ -158,7 +162,7 @@ static int setup_sinks(struct kf_plan *plan, struct kf_target *t, const char *ta
 
 static int plan_target(struct kf_plan *plan, struct kf_target *t, const struct kf_ko_config *cfg,
                        struct base_cache *bc, const struct kf_platform *plats, size_t n_plats, int all,
-                       const struct kf_git_info *git, struct goenv_ctx *goenv, const char *tarball_stage, char *err)
+                       struct goenv_ctx *goenv, const char *tarball_stage, char *err)
 {
     const struct kf_build_opts *o = plan->o;
     int rc;
@@ -239,6 +243,13 @@ static int plan_target(struct kf_plan *plan, struct kf_target *t, const struct k
         if (rc)
             return rc;
     }
+    if (any_template(&eff) && !goenv->git_loaded && !o->prebuilt_binary) {
+        rc = kf_template_git_info(o->workdir, &goenv->git, err);
+        if (rc)
+            return rc;
+        goenv->git_loaded = 1;
+    }
+    const struct kf_git_info *git = &goenv->git;
     rc = template_env(o, &eff, &tenv, &n_tenv);
     if (rc)
         return kf_fail(err, rc, "out of memory");
@@ -532,7 +543,6 @@ int kf_build_run(const struct kf_build_opts *o, struct kf_build_result **results
     struct kf_plan plan = {.o = o};
     struct kf_ko_config cfg;
     struct base_cache bc;
-    struct kf_git_info git;
     struct goenv_ctx goenv = {0};
     struct kf_platform *plats = NULL;
     size_t n_plats = 0;
@@ -542,7 +552,6 @@ int kf_build_run(const struct kf_build_opts *o, struct kf_build_result **results
     const char **args = NULL;
     memset(&cfg, 0, sizeof cfg);
     memset(&bc, 0, sizeof bc);
-    memset(&git, 0, sizeof git);
     *results = NULL;
     *n_results = 0;
 
@@ -597,9 +606,6 @@ int kf_build_run(const struct kf_build_opts *o, struct kf_build_result **results
         free(pkgs);
         if (rc)
             goto out;
-        rc = kf_template_git_info(o->workdir, &git, err);
-        if (rc)
-            goto out;
     }
     char tmpl[] = "/tmp/kofarm-build-XXXXXX";
     const char *tmproot = getenv("TMPDIR");
@@ -621,7 +627,7 @@ int kf_build_run(const struct kf_build_opts *o, struct kf_build_result **results
         goto out;
     }
     for (size_t i = 0; i < plan.n_targets; i++) {
-        rc = plan_target(&plan, &plan.targets[i], &cfg, &bc, plats, n_plats, all, &git, &goenv, tarball_stage, err);
+        rc = plan_target(&plan, &plan.targets[i], &cfg, &bc, plats, n_plats, all, &goenv, tarball_stage, err);
         if (rc)
             goto out;
     }
@@ -665,7 +671,7 @@ out:
     free(args);
     kf_go_env_free(goenv.kv);
     kf_go_env_free(plan.go_env);
-    kf_template_git_free(&git);
+    kf_template_git_free(&goenv.git);
     kf_koconfig_free(&cfg);
     kf_reg_free(plan.reg);
     return rc;
