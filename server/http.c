@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <netdb.h>
@@ -11,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -278,30 +281,60 @@ static int resolve_listen(const char *listen, struct sockaddr_storage *addr, soc
     return KF_OK;
 }
 
+/* The listening socket, bound here rather than by libmicrohttpd: a restart
+ * right after a crash waits (5 s at most) for the old connections that
+ * still hold the port, which SO_REUSEADDR does not cover once they are past
+ * TIME_WAIT's reach (FIN_WAIT while a client lingers). */
+static int listen_socket(const char *listen_text, const struct sockaddr_storage *addr, socklen_t len, int *fd_out,
+                         char *err)
+{
+    int one = 1, fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return kf_fail(err, KF_EIO, "socket: %s", strerror(errno));
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    for (int tries = 0; bind(fd, (const struct sockaddr *)addr, len) != 0; tries++) {
+        if (errno != EADDRINUSE || tries >= 50) {
+            int saved = errno;
+            close(fd);
+            return kf_fail(err, KF_EIO, "cannot listen on %.100s: %s", listen_text, strerror(saved));
+        }
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    if (listen(fd, 1024) != 0) {
+        int saved = errno;
+        close(fd);
+        return kf_fail(err, KF_EIO, "cannot listen on %.100s: %s", listen_text, strerror(saved));
+    }
+    *fd_out = fd;
+    return KF_OK;
+}
+
 int http_server_start(const struct http_server_opts *o, struct http_server **out, char *err)
 {
     struct sockaddr_storage addr;
     socklen_t len = 0;
     int v6 = 0;
     *out = NULL;
-    int rc = resolve_listen(o->listen, &addr, &len, &v6, err);
-    if (rc)
+    int fd = -1, rc = resolve_listen(o->listen, &addr, &len, &v6, err);
+    if (rc || (rc = listen_socket(o->listen, &addr, len, &fd, err)))
         return rc;
     struct http_server *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        close(fd);
         return kf_fail(err, KF_ENOMEM, "out of memory");
+    }
     s->opts = *o;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)2000,
                                  MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_THREAD_STACK_SIZE,
                                  (size_t)1 << 20, MHD_OPTION_END);
     if (!s->daemon) {
+        close(fd);
         free(s);
-        return kf_fail(err, KF_EIO, "cannot listen on %.100s (in use, or not an address of this machine?)",
-                       o->listen);
+        return kf_fail(err, KF_EIO, "cannot serve on %.100s", o->listen);
     }
     *out = s;
     return KF_OK;

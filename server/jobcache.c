@@ -1,8 +1,12 @@
-/* The JSON text of finished jobs by id, in a bounded LRU: a finished job
- * never changes (a retry makes a new job), so hot GETs skip the database. */
+/* The JSON text of jobs by id, in a bounded LRU, so hot GETs skip the
+ * database: a finished job forever (it never changes: a retry makes a new
+ * job), a queued or running one for a short time (many clients polling one
+ * build see its state at most that late; this server's own cancels drop
+ * the entry at once). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server.h"
 
@@ -10,6 +14,7 @@ struct entry {
     int64_t id;
     char *text;
     size_t len;
+    long long expires_ms;      /* monotonic; 0: never (a finished job) */
     struct entry *prev, *next; /* recency list, most recent first */
     struct entry *chain;       /* hash bucket */
 };
@@ -90,11 +95,35 @@ static struct entry *find(struct jobcache *c, int64_t id)
     return NULL;
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void remove_entry(struct jobcache *c, struct entry *e)
+{
+    unlink_lru(c, e);
+    for (struct entry **p = &c->buckets[bucket(c, e->id)]; *p; p = &(*p)->chain)
+        if (*p == e) {
+            *p = e->chain;
+            break;
+        }
+    free(e->text);
+    free(e);
+    c->count--;
+}
+
 char *jobcache_get(struct jobcache *c, int64_t id, size_t *len)
 {
     char *copy = NULL;
     pthread_mutex_lock(&c->lock);
     struct entry *e = find(c, id);
+    if (e && e->expires_ms && now_ms() >= e->expires_ms) {
+        remove_entry(c, e);
+        e = NULL;
+    }
     if (e && (copy = malloc(e->len + 1))) {
         memcpy(copy, e->text, e->len + 1);
         *len = e->len;
@@ -107,21 +136,16 @@ char *jobcache_get(struct jobcache *c, int64_t id, size_t *len)
     return copy;
 }
 
-static void evict_tail(struct jobcache *c)
+void jobcache_drop(struct jobcache *c, int64_t id)
 {
-    struct entry *e = c->tail;
-    unlink_lru(c, e);
-    for (struct entry **p = &c->buckets[bucket(c, e->id)]; *p; p = &(*p)->chain)
-        if (*p == e) {
-            *p = e->chain;
-            break;
-        }
-    free(e->text);
-    free(e);
-    c->count--;
+    pthread_mutex_lock(&c->lock);
+    struct entry *e = find(c, id);
+    if (e)
+        remove_entry(c, e);
+    pthread_mutex_unlock(&c->lock);
 }
 
-void jobcache_put(struct jobcache *c, int64_t id, const char *text, size_t len)
+void jobcache_put(struct jobcache *c, int64_t id, const char *text, size_t len, int ttl_ms)
 {
     if (c->capacity == 0 || len > ((size_t)1 << 20))
         return; /* huge results are not worth pinning */
@@ -134,15 +158,13 @@ void jobcache_put(struct jobcache *c, int64_t id, const char *text, size_t len)
     e->text[len] = 0;
     e->len = len;
     e->id = id;
+    e->expires_ms = ttl_ms > 0 ? now_ms() + ttl_ms : 0;
     pthread_mutex_lock(&c->lock);
-    if (find(c, id)) {
-        pthread_mutex_unlock(&c->lock);
-        free(e->text);
-        free(e);
-        return;
-    }
+    struct entry *old = find(c, id);
+    if (old)
+        remove_entry(c, old); /* the newer text wins */
     while (c->count >= c->capacity)
-        evict_tail(c);
+        remove_entry(c, c->tail);
     size_t b = bucket(c, id);
     e->chain = c->buckets[b];
     c->buckets[b] = e;

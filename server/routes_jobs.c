@@ -20,6 +20,9 @@ static int is_json_type(const char *ct)
     return n == 16 && !strncasecmp(ct, "application/json", n);
 }
 
+/* How long a queued or running job's JSON may be served from memory. */
+#define JOB_LIVE_CACHE_MS 100
+
 static int finished_state(const char *state)
 {
     return state && (!strcmp(state, "succeeded") || !strcmp(state, "failed") || !strcmp(state, "canceled"));
@@ -49,8 +52,8 @@ int jobs_fetch_text(struct srv *s, struct kf_db *db, const char *kind, int64_t i
     *text = json_dumps(job, JSON_COMPACT);
     if (*text) {
         *len = strlen(*text);
-        if (finished_state(json_string_value(json_object_get(job, "state"))))
-            jobcache_put(s->jobs, cache_id(kind, id), *text, *len);
+        int done = finished_state(json_string_value(json_object_get(job, "state")));
+        jobcache_put(s->jobs, cache_id(kind, id), *text, *len, done ? 0 : JOB_LIVE_CACHE_MS);
     }
     json_decref(job);
     return *text ? KF_OK : kf_fail(err, KF_ENOMEM, "out of memory");
@@ -355,6 +358,7 @@ void route_job_cancel(struct srv *s, const char *kind, int64_t id, struct http_r
         json_t *job = NULL;
         int conflict = 0;
         rc = kf_job_cancel(db, id, &job, &conflict, err);
+        jobcache_drop(s->jobs, cache_id(kind, id)); /* a GET after our cancel sees it */
         if (rc == KF_EINVAL && conflict)
             reply_error(resp, 409, "conflict", "%s", err);
         else if (rc)

@@ -35,13 +35,15 @@ void dbpool_free(struct dbpool *p);
 int dbpool_get(struct dbpool *p, struct kf_db **db, char *err) KF_MUST_CHECK;
 void dbpool_put(struct dbpool *p, struct kf_db *db);
 
-/* ---- jobcache.c: finished jobs' JSON (they never change) ---- */
+/* ---- jobcache.c: jobs' JSON (finished ones for good, others briefly) ---- */
 struct jobcache;
 struct jobcache *jobcache_new(size_t capacity);
 void jobcache_free(struct jobcache *c);
 /* A malloc'd copy of the cached text of job id, or NULL. */
 char *jobcache_get(struct jobcache *c, int64_t id, size_t *len);
-void jobcache_put(struct jobcache *c, int64_t id, const char *text, size_t len);
+/* ttl_ms 0: kept until evicted (finished jobs); else for that long. */
+void jobcache_put(struct jobcache *c, int64_t id, const char *text, size_t len, int ttl_ms);
+void jobcache_drop(struct jobcache *c, int64_t id);
 
 /* ---- auth.c ---- */
 enum srv_scope { SCOPE_READ = 1, SCOPE_BUILD = 2, SCOPE_ADMIN = 4 };
