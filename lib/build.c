@@ -360,6 +360,7 @@ static int run_pool(struct kf_plan *plan, int jobs, char *err)
     atomic_init(&pl.next, 0);
     pthread_mutex_init(&pl.lock, NULL);
     size_t nthreads = (size_t)jobs < pl.n_tasks ? (size_t)jobs : pl.n_tasks;
+    plan->concurrent = nthreads ? nthreads : 1;
     pthread_t *threads = calloc(nthreads ? nthreads : 1, sizeof *threads);
     size_t started = 0;
     if (threads && nthreads > 1) {

@@ -47,6 +47,7 @@ struct kf_plan {
     struct kf_target *targets;
     size_t n_targets;
     volatile int failed;             /* set by the first failing task: others stop early */
+    size_t concurrent;               /* go builds running at once (the pool's threads) */
 };
 
 /* Build and publish (by digest) the platform image sel[k] of target t. */

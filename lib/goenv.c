@@ -187,6 +187,14 @@ static int lower_word(const char *s, size_t max)
     return 1;
 }
 
+static int env_has(char *const *env, const char *prefix)
+{
+    for (; env && *env; env++)
+        if (!strncmp(*env, prefix, strlen(prefix)))
+            return 1;
+    return 0;
+}
+
 int kf_go_build_env(const struct kf_gobuild_opts *o, char ***envp, char *err)
 {
     struct envlist l = {0};
@@ -207,6 +215,17 @@ int kf_go_build_env(const struct kf_gobuild_opts *o, char ***envp, char *err)
         envlist_set(&l, "GOARCH", o->goarch) || (o->goarm && envlist_set(&l, "GOARM", o->goarm)) ||
         (o->goamd64 && envlist_set(&l, "GOAMD64", o->goamd64)))
         goto out;
+    char num[16];
+    if (o->gomaxprocs > 0 && !env_has(o->base_env, "GOMAXPROCS=")) {
+        snprintf(num, sizeof num, "%d", o->gomaxprocs);
+        if (envlist_set(&l, "GOMAXPROCS", num))
+            goto out;
+    }
+    if (o->gogc > 0 && !env_has(o->base_env, "GOGC=")) {
+        snprintf(num, sizeof num, "%d", o->gogc);
+        if (envlist_set(&l, "GOGC", num))
+            goto out;
+    }
     for (size_t i = 0; i < o->n_config_env; i++) {
         rc = envlist_add_entry(&l, o->config_env[i], "build env", err);
         if (rc)
