@@ -340,64 +340,78 @@ static int kind_matches(struct kf_db *db, const char *kind, int64_t id, const st
     return rc == KF_OK;
 }
 
-void route_job_cancel(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp)
+/* What cancel and retry do once the frame below holds a connection and
+ * knows the job is of this kind and visible to the token; they answer. */
+typedef void (*job_act_fn)(struct srv *s, struct kf_db *db, const char *kind, int64_t id, const char *who,
+                           const char *target, struct http_resp *resp);
+
+/* The frame cancel and retry share: a build-scoped token, a database
+ * connection, a job of this collection's kind. */
+static void job_action(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp,
+                       job_act_fn act)
 {
     char err[KF_ERRLEN], target[24];
     struct kf_db *db;
     struct auth_who w;
     if (!auth_who(s, req, resp, SCOPE_BUILD, &w))
         return;
-    const char *who = w.name;
     snprintf(target, sizeof target, "%lld", (long long)id);
     int rc = dbpool_get(s->pool, &db, err);
     if (rc) {
         reply_rc(resp, rc, err);
         return;
     }
-    if (kind_matches(db, kind, id, &w, resp)) {
-        json_t *job = NULL;
-        int conflict = 0;
-        rc = kf_job_cancel(db, id, &job, &conflict, err);
-        jobcache_drop(s->jobs, cache_id(kind, id)); /* a GET after our cancel sees it */
-        if (rc == KF_EINVAL && conflict)
-            reply_error(resp, 409, "conflict", "%s", err);
-        else if (rc)
-            reply_rc(resp, rc, err);
-        else {
-            farm_audit(s, db, who, "job.cancel", "job", target, NULL);
-            reply_json(resp, 200, json_incref(job));
-        }
-        json_decref(job);
-    }
+    if (kind_matches(db, kind, id, &w, resp))
+        act(s, db, kind, id, w.name, target, resp);
     dbpool_put(s->pool, db);
+}
+
+static void reply_action_error(struct http_resp *resp, int rc, int conflict, const char *err)
+{
+    if (rc == KF_EINVAL && conflict)
+        reply_error(resp, 409, "conflict", "%s", err);
+    else
+        reply_rc(resp, rc, err);
+}
+
+static void act_cancel(struct srv *s, struct kf_db *db, const char *kind, int64_t id, const char *who,
+                       const char *target, struct http_resp *resp)
+{
+    char err[KF_ERRLEN];
+    json_t *job = NULL;
+    int conflict = 0;
+    int rc = kf_job_cancel(db, id, &job, &conflict, err);
+    jobcache_drop(s->jobs, cache_id(kind, id)); /* a GET after our cancel sees it */
+    if (rc) {
+        reply_action_error(resp, rc, conflict, err);
+    } else {
+        farm_audit(s, db, who, "job.cancel", "job", target, NULL);
+        reply_json(resp, 200, json_incref(job));
+    }
+    json_decref(job);
+}
+
+static void act_retry(struct srv *s, struct kf_db *db, const char *kind, int64_t id, const char *who,
+                      const char *target, struct http_resp *resp)
+{
+    char err[KF_ERRLEN];
+    int64_t new_id = 0;
+    int conflict = 0;
+    int rc = kf_job_retry(db, id, who[0] ? who : NULL, &new_id, &conflict, err);
+    if (rc) {
+        reply_action_error(resp, rc, conflict, err);
+        return;
+    }
+    farm_audit(s, db, who, "job.retry", "job", target, json_pack("{s:I}", "new_job", (json_int_t)new_id));
+    reply_job(s, db, kind, new_id, 202, resp);
+}
+
+void route_job_cancel(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp)
+{
+    job_action(s, kind, id, req, resp, act_cancel);
 }
 
 void route_job_retry(struct srv *s, const char *kind, int64_t id, struct http_req *req, struct http_resp *resp)
 {
-    char err[KF_ERRLEN], target[24];
-    struct kf_db *db;
-    struct auth_who w;
-    if (!auth_who(s, req, resp, SCOPE_BUILD, &w))
-        return;
-    const char *who = w.name;
-    snprintf(target, sizeof target, "%lld", (long long)id);
-    int rc = dbpool_get(s->pool, &db, err);
-    if (rc) {
-        reply_rc(resp, rc, err);
-        return;
-    }
-    if (kind_matches(db, kind, id, &w, resp)) {
-        int64_t new_id = 0;
-        int conflict = 0;
-        rc = kf_job_retry(db, id, who[0] ? who : NULL, &new_id, &conflict, err);
-        if (rc == KF_EINVAL && conflict)
-            reply_error(resp, 409, "conflict", "%s", err);
-        else if (rc)
-            reply_rc(resp, rc, err);
-        else {
-            farm_audit(s, db, who, "job.retry", "job", target, json_pack("{s:I}", "new_job", (json_int_t)new_id));
-            reply_job(s, db, kind, new_id, 202, resp);
-        }
-    }
-    dbpool_put(s->pool, db);
+    job_action(s, kind, id, req, resp, act_retry);
 }
