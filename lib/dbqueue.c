@@ -7,8 +7,10 @@
 
 #include "db_internal.h"
 
-/* Fair across projects (jobs without one count as one project): by
- * priority, then the project with the fewest running jobs, then the one
+/* Fair across projects (jobs without one count as one project): among
+ * each project's first queued jobs (projs/ids: the cost follows the number
+ * of projects, not the queue's depth), by priority, then the project with
+ * the fewest running jobs, then the one
  * claimed from longest ago (project_claims), then oldest; a project at its
  * max_concurrency is skipped, also within one batch (row_number). The
  * limit is exact for one claimer; concurrent claimers may overshoot it by
@@ -16,7 +18,16 @@
  * batch claims never wait on each other in a cycle. */
 static const struct kf_db_stmt claim_stmt = {
     "kf_job_claim",
-    "WITH running AS ("
+    "WITH RECURSIVE projs (p) AS ("
+    "  (SELECT coalesce(project, '') FROM jobs WHERE state = 'queued' ORDER BY coalesce(project, '') LIMIT 1)"
+    "  UNION ALL"
+    "  SELECT (SELECT coalesce(project, '') FROM jobs WHERE state = 'queued' AND coalesce(project, '') > projs.p"
+    "          ORDER BY coalesce(project, '') LIMIT 1) FROM projs WHERE projs.p IS NOT NULL"
+    "), ids AS ("
+    "  SELECT f.id FROM projs, LATERAL (SELECT id FROM jobs WHERE state = 'queued'"
+    "   AND coalesce(project, '') = projs.p AND run_after <= now() AND ($3::text IS NULL OR kind = $3)"
+    "   ORDER BY priority, run_after, id LIMIT $4 * 2 + 8) f WHERE projs.p IS NOT NULL"
+    "), running AS ("
     "  SELECT project, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY project"
     "), cand AS ("
     "  SELECT j.id, j.project, j.priority, j.run_after, coalesce(r.n, 0) AS n, p.max_concurrency AS cap"
@@ -24,7 +35,7 @@ static const struct kf_db_stmt claim_stmt = {
     "  LEFT JOIN running r ON r.project IS NOT DISTINCT FROM j.project"
     "  LEFT JOIN projects p ON p.name = j.project"
     "  LEFT JOIN project_claims c ON c.project = coalesce(j.project, '')"
-    "  WHERE j.state = 'queued' AND j.run_after <= now() AND ($3::text IS NULL OR j.kind = $3)"
+    "  WHERE j.id IN (SELECT id FROM ids) AND j.state = 'queued' AND j.run_after <= now()"
     "   AND (p.max_concurrency IS NULL OR coalesce(r.n, 0) < p.max_concurrency)"
     "  ORDER BY j.priority, coalesce(r.n, 0), c.last_claimed_at NULLS FIRST, j.run_after, j.id LIMIT $4"
     "  FOR UPDATE OF j SKIP LOCKED"
