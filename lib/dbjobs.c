@@ -12,7 +12,8 @@
 
 /* The API representation of the row aliased j. */
 #define JOB_JSON                                                                                           \
-    "json_build_object('id', j.id, 'kind', j.kind, 'state', j.state, 'spec', j.spec, 'result', j.result,"  \
+    "json_build_object('id', j.id, 'kind', j.kind, 'state', j.state, 'spec', " KF_DB_SPEC_SHOWN("j.spec") ","  \
+    " 'result', j.result,"                                                                                 \
     " 'error', CASE WHEN j.error_code IS NULL THEN NULL"                                                   \
     "  ELSE json_build_object('code', j.error_code, 'message', j.error_message) END,"                      \
     " 'attempts', j.attempts, 'max_attempts', j.max_attempts, 'priority', j.priority,"                     \

@@ -200,20 +200,34 @@ static void git_line(void *ctx, const char *line)
     say(ctx, "git: %s", line);
 }
 
+/* The '@' ending a scheme URL's user information, or NULL. */
+static const char *userinfo_end(const char *url)
+{
+    const char *auth = strstr(url, "://");
+    size_t auth_len = auth ? strcspn(auth + 3, "/?#") : 0;
+    return auth ? memrchr(auth + 3, '@', auth_len) : NULL;
+}
+
+void kf_git_shown_url(const char *url, char *out, size_t size)
+{
+    const char *at = userinfo_end(url);
+    if (at)
+        snprintf(out, size, "%.*s***%s", (int)(strstr(url, "://") + 3 - url), url, at);
+    else
+        snprintf(out, size, "%s", url);
+}
+
 /* Notes the credentials of a scheme URL (https://user:password@host or
  * https://token@host), so no message or log line carries them. */
 static int split_secret(struct git *g, const char *url, char *err)
 {
-    const char *auth = strstr(url, "://");
-    size_t auth_len = auth ? strcspn(auth + 3, "/?#") : 0;
-    const char *at = auth ? memrchr(auth + 3, '@', auth_len) : NULL;
-    snprintf(g->shown_url, sizeof g->shown_url, "%s", url);
+    const char *at = userinfo_end(url);
+    kf_git_shown_url(url, g->shown_url, sizeof g->shown_url);
     if (!at)
         return KF_OK;
-    const char *user = auth + 3;
+    const char *user = strstr(url, "://") + 3;
     const char *colon = memchr(user, ':', (size_t)(at - user));
     const char *secret = colon ? colon + 1 : user;
-    snprintf(g->shown_url, sizeof g->shown_url, "%.*s***%s", (int)(auth + 3 - url), url, at);
     /* A short one ("git@") is a user name, and scrubbing it would garble
      * every line; it never reaches output through shown_url either. */
     if (at - secret < (colon ? 4 : 8))

@@ -22,6 +22,11 @@ int kf_git_validate_ref(const char *ref, char *err) KF_MUST_CHECK;
 /* A full commit id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits. */
 int kf_git_validate_commit(const char *sha, char *err) KF_MUST_CHECK;
 
+/* url for messages and logs: a scheme URL's user information (password,
+ * token) replaced by "***" (scheme, "***@", host and path); other URLs as they are.
+ * Truncated to size. Pure, thread-safe. */
+void kf_git_shown_url(const char *url, char *out, size_t size);
+
 struct kf_git_checkout_opts {
     const char *cache_dir;   /* mirrors live in <cache_dir>/<sha256(url) hex>.git; created if missing */
     const char *url;

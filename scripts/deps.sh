@@ -12,7 +12,7 @@ PACKAGES=(
   golang-go git ca-certificates tzdata
   # tests: registry, independent image clients, foreign binaries, auth, database
   docker-registry skopeo umoci buildah qemu-user apache2-utils postgresql
-  tar gzip jq curl
+  tar gzip jq curl python3
   # the web page's browser test (playwright-core comes from npm into the build dir)
   chromium nodejs
   # benchmarks

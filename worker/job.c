@@ -137,7 +137,9 @@ static int git_source(struct job_run *j, const json_t *git)
     const char *commit = json_string_value(json_object_get(git, "commit"));
     if (!url || (!ref && !commit))
         return fail_with(j, "bad_request", 0, "spec.source.git needs a url and a ref or commit");
-    wk_joblog_printf(&j->log, "system", "Fetching %s %s", url, commit ? commit : ref);
+    char shown[512];
+    kf_git_shown_url(url, shown, sizeof shown); /* the log is readable by every reader of the job */
+    wk_joblog_printf(&j->log, "system", "Fetching %s %s", shown, commit ? commit : ref);
     struct kf_git_checkout_opts go = {
         .cache_dir = j->cfg->git_dir,
         .url = url,

@@ -1,7 +1,7 @@
 # Shared helpers for the CLI integration tests (source it; bash only).
 # A test file: `. "$(dirname "$0")/lib.sh"`, then checks, then `finish`.
 # Gives: a private temp dir ($T) removed at exit, private registries
-# (start_registry), the kofarm wrapper (kf), image inspection and running
+# (start_registry), a smart-HTTP git server (start_git_http), the kofarm wrapper (kf), image inspection and running
 # through skopeo + tar + chroot/qemu (never through kofarm's own reader),
 # and counted assertions. Everything started here is stopped by PID at exit.
 
@@ -200,6 +200,37 @@ start_registry() {
     log "registry on port $port did not start: $(tail -3 "$dir/log")"
   done
   echo "lib.sh: cannot start docker-registry" >&2
+  exit 1
+}
+
+# start_git_http DIR USER:PASS : serves the bare repositories under DIR
+# (DIR/NAME.git) over smart HTTP on a free 127.0.0.1 port, behind HTTP Basic
+# auth (tests/integration/git_http_server.py in front of git-http-backend).
+# Sets GIT_HTTP (http://127.0.0.1:PORT, no credentials) and GIT_HTTP_LOG.
+# Stopped at exit.
+start_git_http() {
+  local root=$1 auth=$2 attempt port pid code i
+  GIT_HTTP_LOG=$T/git-http.log
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port) || break
+    KF_GIT_HTTP_AUTH=$auth /usr/bin/python3 "$KF_ROOT/tests/integration/git_http_server.py" "$root" "$port" \
+      >>"$GIT_HTTP_LOG" 2>&1 &
+    pid=$!
+    KF_PIDS+=("$pid")
+    for i in $(seq 1 100); do
+      code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/" 2>/dev/null)
+      if [ "$code" = 401 ]; then
+        GIT_HTTP=http://127.0.0.1:$port
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    log "git http server on port $port did not start: $(tail -3 "$GIT_HTTP_LOG")"
+  done
+  echo "lib.sh: cannot start the git http server" >&2
   exit 1
 }
 

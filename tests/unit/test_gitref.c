@@ -198,3 +198,25 @@ Test(gitref, commits)
     }
     cr_expect_eq(kf_git_validate_commit(NULL, NULL), KF_EINVAL);
 }
+
+/* What logs and messages show of a URL: no user information. */
+Test(gitref, shown_url)
+{
+    static const char *const cases[][2] = {
+        {"http://user:s3cret@127.0.0.1:8080/r.git", "http://***@127.0.0.1:8080/r.git"},
+        {"https://ghp_token123@github.com/o/r.git", "https://***@github.com/o/r.git"},
+        {"https://a@b:p@ss@host/r.git", "https://***@host/r.git"},
+        {"https://host/r.git?x=a@b", "https://host/r.git?x=a@b"},
+        {"https://host/r.git", "https://host/r.git"},
+        {"git@github.com:o/r.git", "git@github.com:o/r.git"},
+        {"file:///srv/r.git", "file:///srv/r.git"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[256];
+        kf_git_shown_url(cases[i][0], out, sizeof out);
+        cr_expect_str_eq(out, cases[i][1], "%s", cases[i][0]);
+    }
+    char small[12];
+    kf_git_shown_url("https://u:p@host/r.git", small, sizeof small);
+    cr_expect_str_eq(small, "https://***");
+}
