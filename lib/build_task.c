@@ -160,7 +160,11 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
             rc = kf_fail(err, KF_EIO, "mkdir %s: %s", dir, strerror(errno));
             goto out;
         }
-        snprintf(binpath, sizeof binpath, "%s/%s", dir, strrchr(t->app_path, '/') + 1);
+        if (snprintf(binpath, sizeof binpath, "%s/%s", dir, strrchr(t->app_path, '/') + 1) >= (int)sizeof binpath) {
+            binpath[0] = 0;
+            rc = kf_fail(err, KF_EINVAL, "temporary path too long in %s", dir);
+            goto out;
+        }
         kf_logf("Building %s for %s", t->importpath, pname);
         rc = build_binary(plan, t, p, binpath, err);
         if (rc)

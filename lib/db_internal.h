@@ -86,12 +86,15 @@ int kf_db_success_text(const char *owner, const json_t *result, const char *comm
 /* Timestamps in the API form: RFC 3339, UTC, milliseconds. */
 #define KF_DB_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* A job spec in the API form: a git URL's user information (password or
- * token) replaced by "***", as kf_git_shown_url does; the stored spec keeps
- * it for the worker. */
+/* A URL in the API form: its user information (password or token)
+ * replaced by "***", as kf_git_shown_url does; the stored value keeps it
+ * for the worker. */
+#define KF_DB_URL_SHOWN(url) "regexp_replace((" url "), '^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@', '\\1***@')"
+
+/* A job spec in the API form: the git URL as KF_DB_URL_SHOWN. */
 #define KF_DB_SPEC_SHOWN(col)                                                                                 \
     "CASE WHEN (" col ") #>> '{source,git,url}' ~ '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@'"                      \
-    " THEN jsonb_set((" col "), '{source,git,url}', to_jsonb(regexp_replace((" col ") #>> '{source,git,url}',"  \
-    " '^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@', '\\1***@'))) ELSE (" col ") END"
+    " THEN jsonb_set((" col "), '{source,git,url}', to_jsonb(" KF_DB_URL_SHOWN("(" col ") #>> '{source,git,url}'") "))" \
+    " ELSE (" col ") END"
 
 #endif

@@ -8,7 +8,8 @@
 #include "db_internal.h"
 
 #define PROJECT_JSON                                                                                       \
-    "json_build_object('name', p.name, 'git', json_build_object('url', p.git_url), 'rules', p.rules,"      \
+    "json_build_object('name', p.name, 'git', json_build_object('url', " KF_DB_URL_SHOWN("p.git_url") "),"  \
+    " 'rules', p.rules,"                                                                                   \
     " 'defaults', p.defaults, 'max_concurrency', p.max_concurrency,"                                       \
     " 'webhook_secret_set', p.webhook_secret IS NOT NULL,"                                                 \
     " 'created_at', " KF_DB_TS("p.created_at") ", 'updated_at', " KF_DB_TS("p.updated_at") ")"

@@ -119,6 +119,19 @@ as "$SHOPBUILD" GET /v1/projects
 assert_eq "a limited token lists only its project" "shop" "$(jq -r '[.items[].name] | join(" ")' <<<"$BODY")"
 api GET /v1/projects/nope
 assert_eq "unknown project 404" 404 "$HTTP_CODE"
+
+# Credentials in a project's git URL are stored for the worker, never shown.
+json POST /v1/projects '{"name":"creds","git":{"url":"https://bot:s3cr3t-pass@git.example.com/c.git"}}'
+assert_eq "project with credentials in its URL 201" 201 "$HTTP_CODE"
+assert_not_contains "create answer hides the URL's password" "s3cr3t-pass" "$BODY"
+api GET /v1/projects/creds
+assert_eq "get shows the URL without its password" "https://***@git.example.com/c.git" "$(jq -r .git.url <<<"$BODY")"
+api GET /v1/projects
+assert_not_contains "list hides the URL's password" "s3cr3t-pass" "$BODY"
+assert_eq "the stored URL keeps it" "https://bot:s3cr3t-pass@git.example.com/c.git" \
+  "$(psql_q "SELECT git_url FROM projects WHERE name = 'creds'")"
+api DELETE /v1/projects/creds
+assert_eq "delete it again 204" 204 "$HTTP_CODE"
 api PUT /v1/projects/shop
 assert_eq "PUT 405" 405 "$HTTP_CODE"
 
