@@ -283,6 +283,21 @@ spec:
   containers:
   - image: $(jq -r '.result.references[0].image' <<<"$JOB")" "$(cat "$T/release.$IN")"
 
+# ---- pin_tags: an image named by tag is looked up in its registry and pinned
+PIN_YAML=$(printf 'apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: ko://example.com/hello/cmd/app\n  - image: %s # sidecar\n' "$BASE")
+post "$(req "del(.files) | .pin_tags = true | .yaml = $(jq -Rs . <<<"$PIN_YAML")")"
+assert_eq "pin_tags POST 202" 202 "$HTTP_CODE"
+PIN=$(jq -r .id <<<"$BODY")
+assert_eq "pin_tags succeeds" succeeded "$(wait_done "$PIN" 180)"
+release "$PIN"
+BASE_DIGEST=sha256:$(skopeo inspect --raw --tls-verify=false "docker://$BASE" | sha256sum | cut -d' ' -f1)
+assert_match "pin_tags: the tag is pinned to the registry's digest, the comment kept" \
+  "  - image: $BASE@$BASE_DIGEST # sidecar" "$(cat "$T/release.$PIN")"
+assert_match "pin_tags: ko:// still built" "image: $REPO/app@sha256:" "$(cat "$T/release.$PIN")"
+api GET "/v1/resolves/$PIN"
+assert_eq "pin_tags: the result lists the pinned tag" "$BASE@$BASE_DIGEST" \
+  "$(jq -r --arg b "$BASE" '.result.references[] | select(.ref == $b) | .image' <<<"$BODY")"
+
 # ---------------------------------------------------------------- jobs that fail with a clear error
 fails() { # NAME REQUEST CODE MESSAGE_PART
   local id state
