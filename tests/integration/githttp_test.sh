@@ -70,22 +70,10 @@ submit() {
   api POST /v1/builds -H 'Content-Type: application/json' --data-binary "$body"
   ID=$(jq -r '.id // empty' <<<"$BODY" 2>/dev/null)
 }
-field() { psql_q "SELECT $2 FROM jobs WHERE id = $1"; }
-# wait_done ID SECONDS: waits for a final state; prints it.
-wait_done() {
-  local i state
-  for i in $(seq 1 $(($2 * 10))); do
-    state=$(field "$1" state)
-    case "$state" in succeeded|failed|canceled) echo "$state"; return 0 ;; esac
-    sleep 0.1
-  done
-  echo "${state:-none} (timed out)"
-}
 # no_secret NAME SECRET TEXT: TEXT does not hold SECRET (a failure shows only the lines that do).
 no_secret() {
   if [[ "$3" != *"$2"* ]]; then pass "$1"; else fail "$1" "$(grep -F -- "$2" <<<"$3" | head -3 | cut -c1-300)"; fi
 }
-job_log() { psql_q "SELECT stream || ' ' || line FROM job_logs WHERE job_id = $1 ORDER BY seq"; }
 
 # ---- a build over HTTP with the password in the URL
 submit "$GOOD_URL"

@@ -491,3 +491,19 @@ api() {
   HTTP_CODE=${out##*$'\n'}
   BODY=${out%$'\n'*}
 }
+
+# ---- jobs in the database (psql_q), for the service tests
+# field ID COLUMN_EXPR: one value of job ID.
+field() { psql_q "SELECT $2 FROM jobs WHERE id = $1"; }
+# wait_done ID SECONDS: waits for a final state; prints it.
+wait_done() {
+  local i state
+  for i in $(seq 1 $(($2 * 10))); do
+    state=$(field "$1" state)
+    case "$state" in succeeded|failed|canceled) echo "$state"; return 0 ;; esac
+    sleep 0.1
+  done
+  echo "${state:-none} (timed out)"
+}
+# job_log ID: the job's log lines, "STREAM LINE" each.
+job_log() { psql_q "SELECT stream || ' ' || line FROM job_logs WHERE job_id = $1 ORDER BY seq"; }

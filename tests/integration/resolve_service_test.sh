@@ -93,16 +93,6 @@ req() { # JQ_FILTER...: a git resolve request of config/ at main, changed by the
   for f in "$@"; do s=$(jq -c "$f" <<<"$s"); done
   printf '%s' "$s"
 }
-field() { psql_q "SELECT $2 FROM jobs WHERE id = $1"; }
-wait_done() { # ID SECONDS: prints the final state
-  local i state
-  for i in $(seq 1 $(($2 * 10))); do
-    state=$(field "$1" state)
-    case "$state" in succeeded|failed|canceled) echo "$state"; return 0 ;; esac
-    sleep 0.1
-  done
-  echo "${state:-none} (timed out)"
-}
 release() { # ID [curl args]: GET release.yaml into $T/release.<ID>; sets HTTP_CODE, HEADERS
   local id=$1
   shift

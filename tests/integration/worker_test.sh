@@ -70,17 +70,6 @@ spec() {
 }
 # insert SPEC [MAX_ATTEMPTS]: prints the new job's id.
 insert() { psql_q "INSERT INTO jobs (kind, spec, max_attempts) VALUES ('build', \$s\$$1\$s\$, ${2:-3}) RETURNING id"; }
-field() { psql_q "SELECT $2 FROM jobs WHERE id = $1"; }
-# wait_done ID SECONDS: waits for a final state; prints it.
-wait_done() {
-  local i state
-  for i in $(seq 1 $(($2 * 10))); do
-    state=$(field "$1" state)
-    case "$state" in succeeded|failed|canceled) echo "$state"; return 0 ;; esac
-    sleep 0.1
-  done
-  echo "${state:-none} (timed out)"
-}
 # wait_for ID STATE SECONDS: 0 once the job is in STATE.
 wait_for() {
   local i
@@ -90,7 +79,6 @@ wait_for() {
   done
   return 1
 }
-job_log() { psql_q "SELECT stream || ' ' || line FROM job_logs WHERE job_id = $1 ORDER BY seq"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 worker_log() { cat "$T"/worker-*.log 2>/dev/null | tail -n 30; }
 # children PID: the direct children of PID, zombies included (the worker is a
