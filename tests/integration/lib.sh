@@ -507,3 +507,18 @@ wait_done() {
 }
 # job_log ID: the job's log lines, "STREAM LINE" each.
 job_log() { psql_q "SELECT stream || ' ' || line FROM job_logs WHERE job_id = $1 ORDER BY seq"; }
+
+# go_shim: $T/bin/go, the real go after an optional pause (KF_TEST_SLEEP in a
+# job's env reaches go build only), so a test can catch a build running.
+# Workers get it with PATH="$T/bin:$PATH".
+go_shim() {
+  local real
+  real=$(command -v go)
+  mkdir -p "$T/bin"
+  cat >"$T/bin/go" <<EOF
+#!/bin/sh
+if [ "\$1" = build ] && [ -n "\${KF_TEST_SLEEP:-}" ]; then sleep "\$KF_TEST_SLEEP"; fi
+exec $real "\$@"
+EOF
+  chmod +x "$T/bin/go"
+}

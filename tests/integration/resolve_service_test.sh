@@ -70,15 +70,7 @@ gitc commit -q -m link
 gitc checkout -q main
 URL=file://$SRC
 
-# `go` for the worker: the real one, pausing when the job's env has KF_TEST_SLEEP.
-REAL_GO=$(command -v go)
-mkdir -p "$T/bin"
-cat >"$T/bin/go" <<EOF
-#!/bin/sh
-if [ "\$1" = build ] && [ -n "\${KF_TEST_SLEEP:-}" ]; then sleep "\$KF_TEST_SLEEP"; fi
-exec $REAL_GO "\$@"
-EOF
-chmod +x "$T/bin/go"
+go_shim # $T/bin/go: pauses go build when the job's env has KF_TEST_SLEEP
 
 start_server KOFARM_ALLOW_FILE_URLS=1
 TOKEN=$(new_token writer)

@@ -45,16 +45,7 @@ git -C "$SRC" -c user.name=t -c user.email=t@example.com add -A
 git -C "$SRC" -c user.name=t -c user.email=t@example.com commit -q -m init
 COMMIT=$(git -C "$SRC" rev-parse HEAD)
 
-# `go` for the workers: the real one, after an optional pause (KF_TEST_SLEEP
-# in the job's env reaches go build only) so a build can be caught running.
-REAL_GO=$(command -v go)
-mkdir -p "$T/bin"
-cat >"$T/bin/go" <<EOF
-#!/bin/sh
-if [ "\$1" = build ] && [ -n "\${KF_TEST_SLEEP:-}" ]; then sleep "\$KF_TEST_SLEEP"; fi
-exec $REAL_GO "\$@"
-EOF
-chmod +x "$T/bin/go"
+go_shim # $T/bin/go: pauses go build when the job's env has KF_TEST_SLEEP
 
 WORKER_ENV=(PATH="$T/bin:$PATH" KOFARM_REPO="$REPO" KOFARM_DEFAULT_BASE_IMAGE="$BASE" KOFARM_ALLOW_FILE_URLS=1
             KOFARM_LEASE_MS=2000 KOFARM_CONCURRENCY=2)
