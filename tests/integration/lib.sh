@@ -148,11 +148,16 @@ assert_kf_fails() {
 
 # ---------------------------------------------------------------- registries
 
-# free_port: prints a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on now,
+# below the kernel's ephemeral range: an outgoing connection's local port
+# (a client of the registry, say) would make a listener's bind fail.
 free_port() {
-  local p i
+  local p i lo=32768 span
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  span=$((lo - 10000))
+  [ "$span" -ge 1000 ] || span=20000
   for i in $(seq 1 200); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
