@@ -424,6 +424,16 @@ static int publish_target(struct kf_plan *plan, struct kf_target *t, struct kf_b
         rc = kf_build_put_manifest(t, r->digest, mt, index.data, index.len, 1, err);
         if (rc)
             goto out;
+        /* Every platform image was in place already: the index may be too. */
+        for (size_t s = 0; s < t->n_sinks; s++) {
+            char there[KF_DIGEST_LEN];
+            if (t->sinks[s].layout_dir || atomic_load(&t->in_place[s]) != t->n_sel)
+                continue;
+            rc = kf_reg_manifest_digest(plan->reg, &t->sinks[s].dest, kf_build_first_tag(plan), there, err);
+            if (rc)
+                goto out;
+            t->tag_current[s] = strcmp(there, r->digest) == 0;
+        }
         top = index.data;
         top_len = index.len;
         top_mt = mt;
@@ -448,6 +458,8 @@ static int publish_target(struct kf_plan *plan, struct kf_target *t, struct kf_b
                 }
                 rc = kf_layout_add_ref(t->sinks[s].layout_dir, refname, top_mt, r->digest, top_len, err);
                 free(refname);
+            } else if (i == 0 && t->tag_current[s]) {
+                kf_logf("%s:%s is already %s", t->image_name, tags[i], r->digest);
             } else {
                 kf_logf("Tagging %s:%s", t->image_name, tags[i]);
                 rc = kf_sink_put_manifest(&t->sinks[s], tags[i], top_mt, top, top_len, err);

@@ -3,6 +3,8 @@
 #ifndef KF_BUILD_INTERNAL_H
 #define KF_BUILD_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "base.h"
 #include "build.h"
 #include "gobuild.h"
@@ -32,6 +34,11 @@ struct kf_target {
     const char **env_hold;           /* owned array when extra_env was merged in */
     struct kf_sink sinks[KF_MAX_SINKS];
     size_t n_sinks;
+    /* Registry sinks that already held what this build made (build_task.c):
+     * platform manifests found there, and whether the first tag already
+     * names the top manifest (its PUT is then skipped). */
+    atomic_size_t in_place[KF_MAX_SINKS];
+    int tag_current[KF_MAX_SINKS];
     /* results, one per selected platform */
     struct kf_blob_desc *manifests;
     char (*manifest_types)[128];
@@ -52,11 +59,11 @@ struct kf_plan {
 
 /* Build and publish (by digest) the platform image sel[k] of target t. */
 int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char *err) KF_MUST_CHECK;
-/* Send one blob to every sink of t. */
-int kf_build_put_blob(struct kf_target *t, const char *digest, const void *data, size_t len, char *err) KF_MUST_CHECK;
 /* Send a manifest to every sink of t; top (the image's top manifest, which
  * the tags step PUTs by tag) skips registry sinks. */
 int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, const void *data, size_t len,
                           int top, char *err) KF_MUST_CHECK;
+/* The tag the top manifest is pushed under first ("latest" by default). */
+const char *kf_build_first_tag(const struct kf_plan *plan);
 
 #endif

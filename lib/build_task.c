@@ -11,16 +11,6 @@
 
 #include "log.h"
 
-int kf_build_put_blob(struct kf_target *t, const char *digest, const void *data, size_t len, char *err)
-{
-    for (size_t i = 0; i < t->n_sinks; i++) {
-        int rc = kf_sink_put_blob(&t->sinks[i], digest, data, len, err);
-        if (rc)
-            return rc;
-    }
-    return KF_OK;
-}
-
 int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, const void *data, size_t len,
                           int top, char *err)
 {
@@ -34,6 +24,81 @@ int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, 
             return rc;
     }
     return KF_OK;
+}
+
+const char *kf_build_first_tag(const struct kf_plan *plan)
+{
+    return plan->o->n_tags ? plan->o->tags[0] : "latest";
+}
+
+/* A registry that holds this very manifest holds its blobs too (it refuses a
+ * manifest naming blobs it lacks), so those need neither a HEAD nor an
+ * upload. Asked only when the binary's layer came from the cache unchanged,
+ * i.e. when this is likely a push of the same image again: a single image
+ * is looked up by its first tag (a match also makes that tag's PUT moot),
+ * then by digest. *in_place gets one bit per sink. */
+static int find_in_place(struct kf_plan *plan, struct kf_target *t, const char *digest, unsigned *in_place,
+                         char *err)
+{
+    *in_place = 0;
+    for (size_t s = 0; s < t->n_sinks; s++) {
+        struct kf_sink *sink = &t->sinks[s];
+        char there[KF_DIGEST_LEN];
+        if (sink->layout_dir)
+            continue;
+        if (t->n_sel == 1) {
+            int rc = kf_reg_manifest_digest(sink->reg, &sink->dest, kf_build_first_tag(plan), there, err);
+            if (rc)
+                return rc;
+            if (strcmp(there, digest) == 0) {
+                t->tag_current[s] = 1;
+                *in_place |= 1u << s;
+                continue;
+            }
+        }
+        int rc = kf_reg_manifest_digest(sink->reg, &sink->dest, digest, there, err);
+        if (rc)
+            return rc;
+        if (strcmp(there, digest) == 0)
+            *in_place |= 1u << s;
+    }
+    return KF_OK;
+}
+
+/* Blobs then the manifest into every sink that does not hold it already. */
+static int publish_platform(struct kf_target *t, const struct kf_base_image *bi, const struct kf_layer *bin,
+                            const struct kf_blob_desc *cfg_desc, const struct kf_buf *config,
+                            const struct kf_buf *manifest, const char *digest, unsigned in_place, char *err)
+{
+    int rc = KF_OK;
+    for (size_t s = 0; s < t->n_sinks && !rc; s++) {
+        struct kf_sink *sink = &t->sinks[s];
+        if (in_place & (1u << s))
+            continue;
+        json_t *layers = bi->manifest ? json_object_get(bi->manifest, "layers") : NULL;
+        size_t i;
+        json_t *l;
+        json_array_foreach(layers, i, l) {
+            const char *mt = json_string_value(json_object_get(l, "mediaType"));
+            /* Foreign (non-distributable) layers stay where their urls point. */
+            if (mt && strstr(mt, "foreign") != NULL)
+                continue;
+            const char *ld = json_string_value(json_object_get(l, "digest"));
+            size_t size = (size_t)json_integer_value(json_object_get(l, "size"));
+            if ((rc = kf_sink_copy_base_blob(sink, &t->base->ref, ld, size, err)))
+                return rc;
+        }
+        if ((rc = kf_sink_put_blob(sink, t->kodata.digest, t->kodata.blob, t->kodata.blob_len, err)) ||
+            (rc = kf_sink_put_blob(sink, bin->digest, bin->blob, bin->blob_len, err)) ||
+            (rc = kf_sink_put_blob(sink, cfg_desc->digest, config->data, config->len, err)))
+            return rc;
+        /* A registry gets the top manifest through its tags (build.c): a PUT
+         * by digest first would send the same bytes twice. */
+        if (t->n_sel == 1 && !sink->layout_dir)
+            continue;
+        rc = kf_sink_put_manifest(sink, digest, bi->media_type, manifest->data, manifest->len, err);
+    }
+    return rc;
 }
 
 static void gobuild_log(void *ctx, const char *line)
@@ -78,30 +143,6 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
         g.gogc = 200;
     }
     return kf_go_build(&g, err);
-}
-
-/* The base's layers, mounted or copied into every sink. */
-static int copy_base_layers(struct kf_target *t, const struct kf_base_image *bi, char *err)
-{
-    if (!bi->manifest)
-        return KF_OK;
-    json_t *layers = json_object_get(bi->manifest, "layers");
-    size_t i;
-    json_t *l;
-    json_array_foreach(layers, i, l) {
-        const char *mt = json_string_value(json_object_get(l, "mediaType"));
-        /* Foreign (non-distributable) layers stay where their urls point. */
-        if (mt && strstr(mt, "foreign") != NULL)
-            continue;
-        const char *digest = json_string_value(json_object_get(l, "digest"));
-        size_t size = (size_t)json_integer_value(json_object_get(l, "size"));
-        for (size_t s = 0; s < t->n_sinks; s++) {
-            int rc = kf_sink_copy_base_blob(&t->sinks[s], &t->base->ref, digest, size, err);
-            if (rc)
-                return rc;
-        }
-    }
-    return KF_OK;
 }
 
 /* Annotations for a platform image: base name and digest, then the user's. */
@@ -171,7 +212,7 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
             goto out;
         binary = binpath;
     }
-    rc = kf_layer_binary(binary, t->app_path, o->layer_cache_dir, &bin, err);
+    rc = kf_layer_binary_lazy(binary, t->app_path, o->layer_cache_dir, &bin, err);
     if (rc)
         goto out;
 
@@ -203,27 +244,33 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
     if (rc)
         goto out;
 
-    /* Blobs before the manifest that names them. */
-    rc = copy_base_layers(t, &bi, err);
+    char digest[KF_DIGEST_LEN];
+    unsigned in_place = 0;
+    kf_sha256_digest(manifest.data, manifest.len, digest);
+    if (!bin.blob && (rc = find_in_place(plan, t, digest, &in_place, err)))
+        goto out;
+    if (!bin.blob && in_place != (1u << t->n_sinks) - 1 && kf_layer_load_blob(&bin, err) != KF_OK) {
+        /* The cache entry went away under us: layer the binary afresh. Same
+         * bytes give the same digest, which the manifest already names. */
+        char announced[KF_DIGEST_LEN];
+        memcpy(announced, bin.digest, KF_DIGEST_LEN);
+        kf_layer_free(&bin);
+        rc = kf_layer_binary(binary, t->app_path, NULL, &bin, err);
+        if (!rc && strcmp(announced, bin.digest) != 0)
+            rc = kf_fail(err, KF_EIO, "%s changed while it was being pushed", binary);
+        if (rc)
+            goto out;
+    }
+    rc = publish_platform(t, &bi, &bin, &cfg_desc, &config, &manifest, digest, in_place, err);
     if (rc)
         goto out;
-    rc = kf_build_put_blob(t, t->kodata.digest, t->kodata.blob, t->kodata.blob_len, err);
-    if (rc)
-        goto out;
-    rc = kf_build_put_blob(t, bin.digest, bin.blob, bin.blob_len, err);
-    if (rc)
-        goto out;
-    rc = kf_build_put_blob(t, cfg_desc.digest, config.data, config.len, err);
-    if (rc)
-        goto out;
-    kf_sha256_digest(manifest.data, manifest.len, t->manifests[k].digest);
+    for (size_t s = 0; s < t->n_sinks; s++)
+        if (in_place & (1u << s))
+            atomic_fetch_add(&t->in_place[s], 1);
+    memcpy(t->manifests[k].digest, digest, KF_DIGEST_LEN);
     t->manifests[k].size = manifest.len;
     snprintf(t->manifest_types[k], sizeof t->manifest_types[k], "%s", bi.media_type);
-    memcpy(t->plats[k].digest, t->manifests[k].digest, KF_DIGEST_LEN);
-    rc = kf_build_put_manifest(t, t->manifests[k].digest, bi.media_type, manifest.data, manifest.len, t->n_sel == 1,
-                               err);
-    if (rc)
-        goto out;
+    memcpy(t->plats[k].digest, digest, KF_DIGEST_LEN);
     t->manifest_bytes[k] = kf_buf_steal(&manifest, NULL);
     kf_logf("Built %s for %s: %s", t->importpath, pname, t->manifests[k].digest);
 out:

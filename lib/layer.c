@@ -26,7 +26,9 @@
 void kf_layer_free(struct kf_layer *l)
 {
     free(l->blob);
+    free(l->cache_entry);
     l->blob = NULL;
+    l->cache_entry = NULL;
     l->blob_len = 0;
 }
 
@@ -424,10 +426,36 @@ static void cache_path(const char *cache_dir, const char *diff_id, char key[65],
 
 /* Entry: CACHE_MAGIC key digest diff_id blob_len "\n", blob, then the hex
  * sha256 of everything before it and "\n". Anything else is a miss. */
+#define CACHE_HEADER_MAX 256
+
+/* Parses the header in p[0..n): 1 with digests and blob_len in out and the
+ * blob's offset in *start, 0 when it is not this key's entry. */
+static int cache_parse_header(const char *p, size_t n, const char *key, const char *diff_id, struct kf_layer *out,
+                              size_t *start)
+{
+    if (n < 220 || memcmp(p, CACHE_MAGIC, 9) != 0 || memcmp(p + 9, key, 64) != 0 || p[73] != ' ')
+        return 0;
+    memcpy(out->digest, p + 74, 71);
+    out->digest[71] = 0;
+    memcpy(out->diff_id, p + 146, 71);
+    out->diff_id[71] = 0;
+    if (!kf_digest_valid(out->digest) || strcmp(out->diff_id, diff_id) != 0 || p[145] != ' ' || p[217] != ' ')
+        return 0;
+    size_t len = 0, i = 218;
+    for (; i < n && i < 218 + 19 && p[i] >= '0' && p[i] <= '9'; i++)
+        len = len * 10 + (size_t)(p[i] - '0');
+    if (i == 218 || i >= n || p[i] != '\n' || len > KF_LAYER_MAX)
+        return 0;
+    out->blob_len = len;
+    *start = i + 1;
+    return 1;
+}
+
 static int cache_load(const char *path, const char *key, const char *diff_id, struct kf_layer *out)
 {
     struct kf_buf f;
     char sum[KF_DIGEST_LEN];
+    size_t start;
     kf_buf_init(&f, KF_LAYER_MAX + ((size_t)1 << 20));
     int hit = 0;
     if (kf_buf_read_file(&f, path, NULL) != KF_OK || f.len < 220 + 65)
@@ -436,32 +464,60 @@ static int cache_load(const char *path, const char *key, const char *diff_id, st
     kf_sha256_digest(f.data, body, sum);
     if (memcmp(f.data + body, sum + 7, 64) != 0 || f.data[f.len - 1] != '\n')
         goto out;
-    const char *p = (const char *)f.data;
-    if (memcmp(p, CACHE_MAGIC, 9) != 0 || memcmp(p + 9, key, 64) != 0 || p[73] != ' ')
+    if (!cache_parse_header((const char *)f.data, body, key, diff_id, out, &start) ||
+        out->blob_len != body - start)
         goto out;
-    memcpy(out->digest, p + 74, 71);
-    out->digest[71] = 0;
-    memcpy(out->diff_id, p + 146, 71);
-    out->diff_id[71] = 0;
-    if (!kf_digest_valid(out->digest) || strcmp(out->diff_id, diff_id) != 0 || p[145] != ' ' || p[217] != ' ')
-        goto out;
-    if (p[218] < '0' || p[218] > '9')
-        goto out;
-    char *end;
-    errno = 0;
-    unsigned long long blob_len = strtoull(p + 218, &end, 10);
-    if (errno || *end != '\n')
-        goto out;
-    size_t start = (size_t)(end + 1 - p);
-    if (blob_len != body - start)
-        goto out;
-    memmove(f.data, f.data + start, (size_t)blob_len);
-    f.len = (size_t)blob_len;
+    memmove(f.data, f.data + start, out->blob_len);
+    f.len = out->blob_len;
     out->blob = kf_buf_steal(&f, &out->blob_len);
     hit = 1;
 out:
     kf_buf_free(&f);
     return hit;
+}
+
+/* Header only, and the file's size must fit it: the blob is read later. */
+static int cache_peek(const char *path, const char *key, const char *diff_id, struct kf_layer *out)
+{
+    char head[CACHE_HEADER_MAX];
+    struct stat st;
+    size_t start;
+    int hit = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    if (n > 0 && fstat(fd, &st) == 0 && cache_parse_header(head, (size_t)n, key, diff_id, out, &start) &&
+        (uintmax_t)st.st_size == (uintmax_t)start + out->blob_len + 65)
+        hit = 1;
+    close(fd);
+    return hit;
+}
+
+int kf_layer_load_blob(struct kf_layer *l, char *err)
+{
+    if (l->blob)
+        return KF_OK;
+    if (!l->cache_entry)
+        return kf_fail(err, KF_EINTERNAL, "layer %s has no blob", l->digest);
+    struct kf_layer got;
+    memset(&got, 0, sizeof got);
+    const char *name = strrchr(l->cache_entry, '/');
+    name = name ? name + 1 : l->cache_entry;
+    char key[65];
+    if (strlen(name) != 64 + 6 || strcmp(name + 64, ".layer") != 0)
+        return kf_fail(err, KF_EINTERNAL, "layer cache entry %s: unexpected name", l->cache_entry);
+    memcpy(key, name, 64);
+    key[64] = 0;
+    if (!cache_load(l->cache_entry, key, l->diff_id, &got) || strcmp(got.digest, l->digest) != 0 ||
+        got.blob_len != l->blob_len) {
+        kf_layer_free(&got);
+        return kf_fail(err, KF_EIO, "layer cache entry %s changed or vanished", l->cache_entry);
+    }
+    l->blob = got.blob;
+    free(l->cache_entry);
+    l->cache_entry = NULL;
+    return KF_OK;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -579,8 +635,8 @@ static void stat_index_store(const char *path, const char *diff_id)
         kf_logf("Layer cache: %s", err);
 }
 
-int kf_layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
-                    char *err)
+static int layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, int lazy,
+                        struct kf_layer *out, char *err)
 {
     int rc;
     struct kf_buf tar;
@@ -595,6 +651,12 @@ int kf_layer_binary(const char *binary_path, const char *app_path, const char *c
     if (cache_dir && stat(binary_path, &st) == 0 && S_ISREG(st.st_mode) &&
         (index = stat_index_path(cache_dir, app_path, &st)) && stat_index_load(index, diff_id)) {
         cache_path(cache_dir, diff_id, key, &path);
+        if (path && lazy && cache_peek(path, key, diff_id, out)) {
+            out->cache_entry = path;
+            path = NULL;
+            rc = KF_OK;
+            goto out;
+        }
         if (path && cache_load(path, key, diff_id, out)) {
             rc = KF_OK;
             goto out;
@@ -623,6 +685,18 @@ out:
     free(index);
     kf_buf_free(&tar);
     return rc;
+}
+
+int kf_layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
+                    char *err)
+{
+    return layer_binary(binary_path, app_path, cache_dir, 0, out, err);
+}
+
+int kf_layer_binary_lazy(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
+                         char *err)
+{
+    return layer_binary(binary_path, app_path, cache_dir, 1, out, err);
 }
 
 int kf_layer_kodata(const char *kodata_dir, const char *allowed_root, long long epoch, struct kf_layer *out,

@@ -13,7 +13,8 @@
 #define KF_LAYER_DIR_DEPTH 256          /* nested directories in kodata */
 
 struct kf_layer {
-    unsigned char *blob; size_t blob_len;   /* gzip bytes, owned */
+    unsigned char *blob; size_t blob_len;   /* gzip bytes, owned; NULL while still only in the cache */
+    char *cache_entry;                      /* owned: the cache file holding blob, when blob is NULL */
     char digest[KF_DIGEST_LEN];             /* sha256 of blob */
     char diff_id[KF_DIGEST_LEN];            /* sha256 of the uncompressed tar */
 };
@@ -54,6 +55,18 @@ int kf_layer_from_tar(const unsigned char *tar, size_t len, struct kf_layer *out
  * threads and processes. A failing cache only logs. */
 int kf_layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
                     char *err) KF_MUST_CHECK;
+
+/* kf_layer_binary, except that a stat-index hit (the binary unchanged
+ * since it was last layered) reads only the cache entry's header: digests
+ * and blob_len are set, blob stays NULL until kf_layer_load_blob. A push
+ * that finds the image already in place then never reads the blob. */
+int kf_layer_binary_lazy(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
+                         char *err) KF_MUST_CHECK;
+
+/* Reads a lazy layer's blob from its cache entry, checking the entry's
+ * sha256 and that it still holds the digest announced; no-op when blob is
+ * set. A vanished or corrupt entry is KF_EIO (the caller builds again). */
+int kf_layer_load_blob(struct kf_layer *l, char *err) KF_MUST_CHECK;
 
 /* kf_layer_tar_kodata (capped at KF_LAYER_MAX) then kf_layer_from_tar. */
 int kf_layer_kodata(const char *kodata_dir, const char *allowed_root, long long epoch, struct kf_layer *out,

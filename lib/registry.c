@@ -229,6 +229,32 @@ out:
     return rc;
 }
 
+int kf_reg_manifest_digest(struct kf_registry *reg, const struct kf_ref *repo, const char *tag_or_digest,
+                           char digest[KF_DIGEST_LEN], char *err)
+{
+    char url[URL_MAX], what[200];
+    struct kf_reg_resp resp;
+    digest[0] = 0;
+    int rc = check_reference(repo, tag_or_digest, err);
+    if (rc || (rc = api_url(reg, repo, "manifests", tag_or_digest, url, err)))
+        return rc;
+    kf_reg_resp_init(&resp);
+    snprintf(what, sizeof what, "manifest %s", tag_or_digest);
+    /* pull,push: the caller is about to push, so one token serves both. */
+    struct kf_reg_call call = {.repo = repo, .actions = "pull,push", .what = what};
+    struct kf_reg_req req = {.method = "HEAD", .url = url, .accept = manifest_accept, .follow_redirects = 1};
+    rc = kf_reg_call_do(reg, &call, &req, &resp, err);
+    if (rc)
+        goto out;
+    if (resp.status == 200)
+        memcpy(digest, resp.docker_digest, sizeof resp.docker_digest);
+    else if (resp.status != 404)
+        rc = kf_reg_status_fail(&call, &resp, err);
+out:
+    kf_reg_resp_free(&resp);
+    return rc;
+}
+
 int kf_reg_get_blob(struct kf_registry *reg, const struct kf_ref *repo, const char *digest, struct kf_buf *body,
                     char *err)
 {

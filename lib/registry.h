@@ -51,6 +51,11 @@ int kf_reg_ping(struct kf_registry *reg, const struct kf_ref *repo, char *err) K
 int kf_reg_get_manifest(struct kf_registry *reg, const struct kf_ref *repo, const char *tag_or_digest,
                         struct kf_buf *body, char media_type[128], char digest[KF_DIGEST_LEN], char *err) KF_MUST_CHECK;
 
+/* HEAD the manifest: digest gets its Docker-Content-Digest, or "" when the
+ * repository has no such manifest (404) or the registry did not say. */
+int kf_reg_manifest_digest(struct kf_registry *reg, const struct kf_ref *repo, const char *tag_or_digest,
+                           char digest[KF_DIGEST_LEN], char *err) KF_MUST_CHECK;
+
 /* Blob into body (reset first; capped at body->max -> KF_ETOOBIG), its
  * sha256 checked. Redirects are followed (at most 5) without sending our
  * Authorization to any other origin. */

@@ -300,6 +300,42 @@ assert_match "containerize prints REPO/app@digest" "^$R/cz/app@$SHA\$" "$KF_OUT"
 pull_rootfs "$KF_OUT" linux/amd64 "$T/cz"
 assert_eq "containerize: the binary as given" "$(sha256sum <"$T/bin/app")" "$(sha256sum <"$T/cz/rootfs/ko-app/app")"
 
+# ---- the same binary pushed again: a registry holding the image is left alone
+cz_again() { # REPO [FLAGS...]
+  local repo=$1
+  shift
+  KOFARM_CACHE_DIR=$T/czcache KO_DEFAULTBASEIMAGE=scratch kf_in "$FIXTURE" containerize --name app -B \
+    --repo "$repo" "$@" "$T/bin/app"
+}
+cz_again "$R/again"
+assert_kf_ok "containerize into a new repository"
+FIRST=$KF_OUT
+cz_again "$R/again"
+assert_eq "unchanged binary again: same reference" "$FIRST" "$KF_OUT"
+assert_contains "unchanged binary again: the tag already names it" "$R/again/app:latest is already sha256:" "$KF_ERR"
+assert_not_contains "unchanged binary again: nothing tagged" "Tagging" "$KF_ERR"
+cz_again "$R/again" -t v2
+assert_contains "a new tag for a pushed image is written" "Tagging $R/again/app:v2" "$KF_ERR"
+assert_eq "the new tag names the image" "${FIRST#*@}" \
+  "sha256:$(skopeo inspect --raw --tls-verify=false "docker://$R/again/app:v2" | sha256sum | cut -d' ' -f1)"
+skopeo copy -q --dest-tls-verify=false --src-tls-verify=false "docker://$R/fromtar/app:x" "docker://$R/again/app:latest" ||
+  fail "skopeo copy over the tag"
+cz_again "$R/again"
+assert_contains "a tag moved elsewhere is written again" "Tagging $R/again/app:latest" "$KF_ERR"
+assert_eq "the tag is back on the image" "${FIRST#*@}" \
+  "sha256:$(skopeo inspect --raw --tls-verify=false "docker://$R/again/app:latest" | sha256sum | cut -d' ' -f1)"
+# A cache entry damaged in place (same size) while a new repository needs
+# the blob: the layer is made again from the binary, with the same digest.
+for f in "$T"/czcache/layers/*.layer; do
+  printf 'X' | dd of="$f" bs=1 seek=4096 conv=notrunc status=none
+done
+cz_again "$R/again-fresh"
+assert_kf_ok "damaged cache entry: pushed anyway"
+assert_eq "damaged cache entry: same digest" "${FIRST#*@}" "${KF_OUT#*@}"
+pull_rootfs "$KF_OUT" linux/amd64 "$T/cz2"
+assert_eq "damaged cache entry: the binary as given" "$(sha256sum <"$T/bin/app")" \
+  "$(sha256sum <"$T/cz2/rootfs/ko-app/app")"
+
 # ---- usage
 kf build
 assert_eq "no import path: usage error" "2" "$KF_RC"

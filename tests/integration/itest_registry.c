@@ -309,9 +309,15 @@ Test(registry, push_read_back_and_skopeo_agrees)
     int exists = 1;
     cr_assert_eq(kf_reg_blob_exists(reg, &repo, im.layer_digest, &exists, err), 0, "%s", err);
     cr_expect_eq(exists, 0);
+    cr_assert_eq(kf_reg_manifest_digest(reg, &repo, "v1", digest, err), 0, "%s", err);
+    cr_expect_str_eq(digest, "", "no tag yet");
     cr_assert_eq(push_image(reg, &repo, &im, "v1", err), 0, "%s", err);
     cr_assert_eq(kf_reg_blob_exists(reg, &repo, im.layer_digest, &exists, err), 0, "%s", err);
     cr_expect_eq(exists, 1);
+    cr_assert_eq(kf_reg_manifest_digest(reg, &repo, "v1", digest, err), 0, "%s", err);
+    cr_expect_str_eq(digest, im.index_digest, "HEAD by tag names the index");
+    cr_assert_eq(kf_reg_manifest_digest(reg, &repo, im.manifest_digest, digest, err), 0, "%s", err);
+    cr_expect_str_eq(digest, im.manifest_digest, "HEAD by digest");
     /* pushing again is a no-op, not an error */
     cr_assert_eq(push_image(reg, &repo, &im, "v1", err), 0, "%s", err);
 
@@ -514,6 +520,9 @@ Test(registry, basic_auth_from_docker_config)
     kf_buf_init(&body, 0);
     cr_assert_eq(kf_reg_get_blob(reg, &repo, im.config_digest, &body, err), 0, "%s", err);
     expect_same(&body, im.config, strlen(im.config), "config behind auth");
+    char digest[KF_DIGEST_LEN];
+    cr_assert_eq(kf_reg_manifest_digest(reg, &repo, "v1", digest, err), 0, "%s", err);
+    cr_expect_str_eq(digest, im.index_digest, "HEAD of a manifest behind auth");
     kf_buf_free(&body);
     struct kf_buf raw;
     skopeo_raw(auth_reg.host, "it/private:v1", 0, USER ":" PASS, &raw);

@@ -525,3 +525,51 @@ Test(layer, parallel_builds_share_the_cache)
     for (int i = 0; i < 4; i++)
         kf_layer_free(&jobs[i].layer);
 }
+
+/* A lazy hit reads only the entry's header; the blob comes later and is
+ * checked then. */
+Test(layer, lazy_hit_defers_the_blob)
+{
+    char bin[512], cache[512], entry[1024], err[KF_ERRLEN];
+    struct kf_layer full = {0}, lazy = {0}, fresh = {0}, broken = {0};
+    int count;
+    put_file("app", "a binary that will be pushed twice");
+    path_of(bin, sizeof bin, "app");
+    path_of(cache, sizeof cache, "lazycache");
+    cr_assert_eq(kf_layer_binary_lazy(bin, "/ko-app/app", cache, &full, err), 0, "%s", err);
+    cr_assert_not_null(full.blob, "a miss builds the blob");
+
+    cr_assert_eq(kf_layer_binary_lazy(bin, "/ko-app/app", cache, &lazy, err), 0, "%s", err);
+    cr_expect_null(lazy.blob, "a stat-index hit leaves the blob in the cache");
+    cr_assert_not_null(lazy.cache_entry);
+    cr_expect_str_eq(lazy.digest, full.digest);
+    cr_expect_str_eq(lazy.diff_id, full.diff_id);
+    cr_expect_eq(lazy.blob_len, full.blob_len);
+    cr_assert_eq(kf_layer_load_blob(&lazy, err), 0, "%s", err);
+    same_layer(&full, &lazy);
+    cr_expect_null(lazy.cache_entry);
+    cr_expect_eq(kf_layer_load_blob(&lazy, err), 0, "loading twice is a no-op");
+
+    /* An entry damaged after the header was read is refused when loaded. */
+    cr_assert_eq(kf_layer_binary_lazy(bin, "/ko-app/app", cache, &broken, err), 0, "%s", err);
+    cr_assert_null(broken.blob);
+    only_cache_entry(cache, &count);
+    snprintf(entry, sizeof entry, "%s", broken.cache_entry);
+    FILE *f = fopen(entry, "r+");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, 300, SEEK_SET), 0);
+    fputc('!', f);
+    fclose(f);
+    cr_expect_eq(kf_layer_load_blob(&broken, err), KF_EIO);
+    cr_expect_null(broken.blob);
+
+    /* A damaged entry whose size no longer fits its header is a miss at once. */
+    cr_assert_eq(truncate(entry, 400), 0);
+    cr_assert_eq(kf_layer_binary_lazy(bin, "/ko-app/app", cache, &fresh, err), 0, "%s", err);
+    cr_expect_not_null(fresh.blob, "rebuilt");
+    same_layer(&full, &fresh);
+    kf_layer_free(&full);
+    kf_layer_free(&lazy);
+    kf_layer_free(&broken);
+    kf_layer_free(&fresh);
+}
