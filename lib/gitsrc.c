@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "digest.h"
+#include "gitlocal.h"
 #include "spawn.h"
 #include "srctar.h"
 
@@ -477,6 +478,14 @@ static int fetch_mirror(struct git *g, const char *mirror, const char *refspec, 
 /* rev-parse NAME^{commit} in the mirror; *found says whether it exists. */
 static int resolve(struct git *g, const char *mirror, const char *name, char sha[65], int *found, char *err)
 {
+    /* A full commit id the mirror holds (or plainly lacks) needs no git. */
+    int local = kf_gitlocal_has_commit(mirror, name);
+    if (local != KF_GITLOCAL_UNKNOWN) {
+        *found = local == KF_GITLOCAL_COMMIT;
+        if (*found)
+            memcpy(sha, name, strlen(name) + 1);
+        return KF_OK;
+    }
     struct kf_buf out, errout;
     char *spec = NULL;
     int status, rc;
@@ -585,6 +594,22 @@ static int clone_shared(struct git *g, const char *mirror, struct kf_buf *errout
         rc = kf_fail(err, KF_EIO, "git clone of the mirror into %s failed: %s", g->o->dest_dir, tail);
     }
     return rc;
+}
+
+/* The job's repository: written directly (kf_gitlocal_borrow: objects and
+ * tags borrowed from the mirror, ~1 ms) for SHA-1 repositories, else by
+ * clone --shared (~20 ms: git and an upload-pack for the refs). */
+static int make_checkout(struct git *g, const char *mirror, const char *sha, struct kf_buf *errout, char *err)
+{
+    char *abs = realpath(mirror, NULL);
+    int rc;
+    if (abs && strlen(sha) == 40) {
+        rc = kf_gitlocal_borrow(abs, sha, g->o->dest_dir, err);
+        free(abs);
+        return rc;
+    }
+    free(abs);
+    return clone_shared(g, mirror, errout, err);
 }
 
 /* Hooks off: a clone has only git's sample hooks, but nothing should run.
@@ -700,7 +725,7 @@ int kf_git_checkout(const struct kf_git_checkout_opts *o, char commit_out[65], c
     if ((rc = lock_mirror(&g, lock_path, &lock_fd, err)) || (rc = update_and_resolve(&g, mirror, &errout, sha, err)))
         goto out;
     dest_touched = 1;
-    if ((rc = clone_shared(&g, mirror, &errout, err)))
+    if ((rc = make_checkout(&g, mirror, sha, &errout, err)))
         goto out;
     close(lock_fd); /* the checkout itself reads objects only */
     lock_fd = -1;

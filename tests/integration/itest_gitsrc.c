@@ -1,6 +1,7 @@
 /* kf_git_checkout against real git and local repositories reached over
  * file://: branches, tags, commits, mirror reuse, concurrent jobs on one
- * URL, refused injections, missing refs, escaping symlinks. */
+ * URL, refused injections, missing refs, escaping symlinks; and gitlocal's
+ * commit lookup and borrowing .git against repositories git wrote. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "gitlocal.h"
 #include "gitsrc.h"
 #include "spawn.h"
 #include "srctar.h"
@@ -439,4 +441,82 @@ Test(gitsrc_it, dest_rules_and_cancel)
     cr_expect_eq(access(dest, F_OK), 0, "an existing dest stays, empty");
     cr_expect_eq(count_entries(dest), 0);
     free(dest);
+}
+
+/* Loose objects (a push leaves them so), then one pack without deltas. */
+Test(gitsrc_it, local_commit_lookup)
+{
+    char *origin = path_in("origin.git");
+    char *tree = git(origin, "rev-parse", "v1.0.0^{tree}", NULL), *tag = git(origin, "rev-parse", "v1.0.0", NULL);
+    const char *absent = "0123456789abcdef0123456789abcdef01234567";
+    for (int packed = 0; packed < 2; packed++) {
+        cr_expect_eq(kf_gitlocal_has_commit(origin, sha_v1), KF_GITLOCAL_COMMIT, "packed %d", packed);
+        cr_expect_eq(kf_gitlocal_has_commit(origin, sha_feature), KF_GITLOCAL_COMMIT, "packed %d", packed);
+        cr_expect_eq(kf_gitlocal_has_commit(origin, absent), KF_GITLOCAL_ABSENT, "packed %d", packed);
+        cr_expect_eq(kf_gitlocal_has_commit(origin, tree), KF_GITLOCAL_UNKNOWN, "a tree: packed %d", packed);
+        cr_expect_eq(kf_gitlocal_has_commit(origin, tag), KF_GITLOCAL_UNKNOWN, "a tag object: packed %d", packed);
+        free(git(origin, "repack", "--quiet", "-a", "-d", "--window=0", NULL));
+        free(git(origin, "prune-packed", NULL));
+    }
+    char loose[512];
+    snprintf(loose, sizeof loose, "%s/objects/%.2s/%s", origin, sha_v1, sha_v1 + 2);
+    cr_expect_neq(access(loose, F_OK), 0, "the commit is only in the pack now");
+    cr_expect_eq(kf_gitlocal_has_commit(origin, "abc"), KF_GITLOCAL_UNKNOWN, "not a full id");
+    cr_expect_eq(kf_gitlocal_has_commit(origin, "0123456789ABCDEF0123456789ABCDEF01234567"), KF_GITLOCAL_UNKNOWN);
+
+    /* A damaged index is never read as "absent". */
+    char *packdir = path_in("origin.git/objects/pack");
+    DIR *d = opendir(packdir);
+    cr_assert_not_null(d);
+    struct dirent *de;
+    int cut = 0;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".idx") == 0) {
+            char idx[600];
+            snprintf(idx, sizeof idx, "%s/%s", packdir, de->d_name);
+            cr_assert_eq(truncate(idx, 100), 0);
+            cut++;
+        }
+    }
+    closedir(d);
+    cr_assert_eq(cut, 1);
+    cr_expect_eq(kf_gitlocal_has_commit(origin, absent), KF_GITLOCAL_UNKNOWN);
+    free(packdir);
+    free(tree);
+    free(tag);
+    free(origin);
+}
+
+Test(gitsrc_it, local_borrowed_checkout)
+{
+    char *origin = path_in("origin.git"), *dest = path_in("borrowed"), err[KF_ERRLEN] = "";
+    free(git(origin, "tag", "loose-tag", sha_feature, NULL)); /* a loose ref next to the packed ones */
+    free(git(origin, "pack-refs", "--all", NULL));
+    free(git(origin, "tag", "-f", "loose-tag", sha_v1, NULL)); /* loose now overrides the packed entry */
+    cr_assert_eq(kf_gitlocal_borrow(origin, sha_v2, dest, err), 0, "%s", err);
+    free(git(dest, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha_v2, NULL));
+    char *text = read_text(dest, "cmd/main.go");
+    cr_expect_str_eq(text, MAIN_V2);
+    free(text);
+    char *status = git(dest, "status", "--porcelain", NULL);
+    cr_expect_str_eq(status, "", "a clean tree");
+    free(status);
+    char *described = git(dest, "describe", "--tags", "--abbrev=0", "HEAD", NULL);
+    cr_expect_str_eq(described, "v1.0.0", "tags are visible");
+    free(described);
+    char *lt = git(dest, "rev-parse", "loose-tag", NULL);
+    cr_expect_str_eq(lt, sha_v1, "a loose tag wins over its packed entry");
+    free(lt);
+    char *branch = git(dest, "rev-parse", "--abbrev-ref", "HEAD", NULL);
+    cr_expect_str_eq(branch, "HEAD", "detached");
+    free(branch);
+
+    char *again = path_in("borrowed2");
+    cr_expect_eq(kf_gitlocal_borrow("relative/mirror.git", sha_v2, again, err), KF_EINTERNAL);
+    cr_expect_eq(kf_gitlocal_borrow(origin, "abc", again, err), KF_EINTERNAL);
+    cr_expect_eq(kf_gitlocal_borrow(origin, sha_v2, dest, err), KF_EIO, "dest must not exist");
+    free(again);
+    free(dest);
+    free(origin);
 }
