@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "golocal.h"
 #include "gotool.h"
 #include "naming.h"
 
@@ -227,12 +228,19 @@ int kf_go_list(const char *go, const char *workdir, char *const *envp, const cha
         goto out;
     }
     memcpy(argv, head, sizeof head);
+    size_t local = 0;
     for (size_t i = 0; i < nargs; i++) {
         rc = clean_arg(args[i], &cleaned[i], err);
         if (rc)
             goto out;
         argv[n_head + i] = cleaned[i];
+        if (local == i && kf_go_list_local(workdir, envp, cleaned[i], &out[i]))
+            local++;
     }
+    if (local == nargs) /* every one answered without go */
+        goto out;
+    for (size_t i = 0; i < local; i++)
+        kf_gopkg_free(&out[i]);
 
     struct kf_gotool_run run = {.go = go, .workdir = workdir, .envp = envp, .args = argv, .out = &stdout_buf,
                                 .errout = &stderr_buf};

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "gobuild.h"
+#include "golocal.h"
 #include "spawn.h"
 
 #define FIXTURE KF_SOURCE_DIR "/tests/fixtures/hello"
@@ -487,4 +488,102 @@ Test(gobuild_it, go_env_json)
 
     cr_expect_eq(kf_go_env_json("/nonexistent/go", FIXTURE, go_env, &kv, err), KF_ENOTFOUND);
     cr_expect_null(kv);
+}
+
+static void put(const char *root, const char *rel, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        *p = 0;
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* What real go list says, in one line, or "" when it fails. */
+static char *go_says(const char *dir, const char *arg)
+{
+    const char *argv[] = {"go", "list", "-f",
+                          "{{.ImportPath}} {{.Name}} {{.Dir}} {{index .GoFiles 0}} {{.Module.Path}} {{.Module.Dir}}",
+                          "--", arg, NULL};
+    struct kf_buf out;
+    kf_buf_init(&out, 0);
+    int status = -1;
+    run(argv, (const char *const *)go_env, dir, &out, &status);
+    char *text = strndup(out.data ? (char *)out.data : "", out.len);
+    kf_buf_free(&out);
+    if (status != 0)
+        text[0] = 0;
+    for (size_t n = strlen(text); n && text[n - 1] == '\n';)
+        text[--n] = 0;
+    return text;
+}
+
+/* The in-process answer must be go list's, or no answer at all. */
+static void expect_local(const char *dir, const char *arg, int want_answer)
+{
+    struct kf_gopkg pkg;
+    int answered = kf_go_list_local(dir, go_env, arg, &pkg);
+    cr_expect_eq(answered, want_answer, "%s in %s: answered %d", arg, dir, answered);
+    if (!answered)
+        return;
+    const char *slash = strrchr(pkg.first_go_file, '/');
+    char mine[2048];
+    snprintf(mine, sizeof mine, "%s %s %s %s %s %s", pkg.import_path, pkg.name, pkg.dir, slash + 1, pkg.module_path,
+             pkg.module_dir);
+    char *go = go_says(dir, strncmp(arg, "ko://", 5) == 0 ? arg + 5 : arg);
+    cr_expect_str_eq(mine, go, "%s in %s", arg, dir);
+    free(go);
+    kf_gopkg_free(&pkg);
+}
+
+Test(gobuild_it, list_local_matches_go)
+{
+    char *m = tmp_path("mod");
+    mkdir(m, 0755);
+    put(m, "go.mod", "// a comment first\nmodule \"example.com/loc\" // trailing\n\ngo 1.19\n");
+    put(m, "main.go", "/* block\n comment */ package main\n\nfunc main() {}\n");
+    put(m, "cmd/app/z.go", "package main\n\nfunc main() {}\n");
+    put(m, "cmd/app/a.go", "// +build linux\n\n//go:build linux\n\npackage main\n");
+    put(m, "cmd/app/a_test.go", "package main_test\n");
+    put(m, "cmd/app/_skip.go", "package other\n");
+    put(m, "lib/l.go", "package lib\n");
+    put(m, "mixed/a.go", "package main\n\nfunc main() {}\n");
+    put(m, "mixed/b.go", "package notmain\n");
+    put(m, "nested/go.mod", "module example.com/nested\n");
+    put(m, "nested/cmd/x.go", "package main\n\nfunc main() {}\n");
+    put(m, "testdata/t/main.go", "package main\n\nfunc main() {}\n");
+    char *link = tmp_path("mod/linked");
+    cr_assert_eq(symlink("cmd/app", link), 0);
+
+    expect_local(m, ".", 1);
+    expect_local(m, "./cmd/app", 1);
+    expect_local(m, "./cmd/app/", 1);
+    expect_local(m, "example.com/loc/cmd/app", 1);
+    expect_local(m, "ko://example.com/loc/cmd/app", 1);
+    expect_local(m, "example.com/loc", 1);
+    expect_local(FIXTURE, "./cmd/app", 1);
+    expect_local(FIXTURE, "./cmd/server", 1);
+    /* left to go list */
+    expect_local(m, "./lib", 0);              /* not main: go list words the error */
+    expect_local(m, "./mixed", 0);            /* two package names */
+    expect_local(m, "./nested/cmd", 0);       /* another module */
+    expect_local(m, "./testdata/t", 0);
+    expect_local(m, "./linked", 0);           /* a symlinked directory */
+    expect_local(m, "./missing", 0);
+    expect_local(m, "./cmd/../cmd/app", 0);
+    expect_local(m, "example.com/other/cmd", 0);
+    expect_local(m, "example.com/locx/cmd/app", 0);
+    char *sub = tmp_path("mod/cmd");
+    expect_local(sub, "./app", 0);            /* go.mod is not in the working directory */
+    put(m, "go.work", "go 1.19\n\nuse .\n");
+    expect_local(m, "./cmd/app", 0);          /* a workspace */
+    free(sub);
+    free(link);
+    free(m);
 }
