@@ -35,12 +35,6 @@ copy_fixture "$BARE"
 export GOCACHE=$T/bare-gocache
 bare_build() { (cd "$BARE" && CGO_ENABLED=0 go build -trimpath -o "$T/bare-bin" ./cmd/server); }
 
-change() { # N: the one-line change, in both trees
-  sed -i "s/greeting := \"hello from kofarm[^\"]*\"/greeting := \"hello from kofarm $1\\\\n\"/" \
-    "$SRC/cmd/server/main.go" "$BARE/cmd/server/main.go"
-  git -C "$SRC" -c user.name=bench -c user.email=bench@example.com commit -qam "round $1"
-  git -C "$SRC" rev-parse HEAD
-}
 
 # submit COMMIT: POSTs the build, follows its log to the end, reads the job;
 # prints its final state.
@@ -58,31 +52,20 @@ st=$(submit "$(git -C "$SRC" rev-parse HEAD)")
 [ "$st" = succeeded ] || die "warm-up build ended $st: $(tail -5 "$T/worker-0.log")"
 bare_build || die "bare go build failed"
 
+# The timed rounds run in one Python process (bench/e2e_rounds.py): curl
+# and jq per request would add their own start-up to every figure.
 api_us=()
 bare_us=()
-for i in $(seq 1 "$ROUNDS"); do
-  commit=$(change "$i")
-  t0=$(now_ns)
-  st=$(submit "$commit")
-  t1=$(now_ns)
-  [ "$st" = succeeded ] || die "round $i ended $st"
-  api_us+=($(((t1 - t0) / 1000)))
-  t0=$(now_ns)
-  bare_build
-  t1=$(now_ns)
-  bare_us+=($(((t1 - t0) / 1000)))
-done
-
 reuse_us=()
-for i in $(seq 1 "$ROUNDS"); do
-  t0=$(now_ns)
-  st=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-       --data "{\"source\":{\"git\":{\"url\":\"file://$SRC\",\"commit\":\"$commit\"}},\"importpaths\":[\"./cmd/server\"],\"platforms\":[\"linux/amd64\"]}" \
-       "$SERVER_URL/v1/builds" | jq -r .state)
-  t1=$(now_ns)
-  [ "$st" = succeeded ] || die "the same commit again was not reused (state $st)"
-  reuse_us+=($(((t1 - t0) / 1000)))
-done
+while read -r kind us; do
+  case "$kind" in
+    api) api_us+=("$us") ;;
+    bare) bare_us+=("$us") ;;
+    reuse) reuse_us+=("$us") ;;
+  esac
+done < <(SERVER_URL=$SERVER_URL TOKEN=$TOKEN SRC=$SRC BARE=$BARE BARE_OUT=$T/bare-bin ROUNDS=$ROUNDS \
+  python3 "$HERE/e2e_rounds.py")
+[ "${#api_us[@]}" = "$ROUNDS" ] && [ "${#reuse_us[@]}" = "$ROUNDS" ] || die "the timed rounds failed"
 
 printf 'example server, linux/amd64, warm caches, one-line change per round, %s rounds\n\n' "$ROUNDS"
 printf '%-34s %6s %10s %10s %10s\n' "" runs "median ms" "min ms" "max ms"

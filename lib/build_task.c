@@ -3,6 +3,7 @@
 #include "build_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,39 +66,103 @@ static int find_in_place(struct kf_plan *plan, struct kf_target *t, const char *
     return KF_OK;
 }
 
+#define BLOBS_AT_ONCE 8
+
+/* One blob for one sink: our own bytes, or a base layer to mount or copy. */
+struct blob_job {
+    struct kf_sink *sink;
+    const struct kf_ref *base;  /* base layer when set */
+    const char *digest;
+    const void *data;
+    size_t len;                 /* own bytes; for a base layer its size */
+    kf_log_fn log_fn;           /* the task's log sink, for the thread */
+    void *log_ctx;
+    int rc;
+    char err[KF_ERRLEN];
+};
+
+static void *blob_thread(void *arg)
+{
+    struct blob_job *b = arg;
+    kf_log_set_thread_sink(b->log_fn, b->log_ctx);
+    b->rc = b->base ? kf_sink_copy_base_blob(b->sink, b->base, b->digest, b->len, b->err)
+                    : kf_sink_put_blob(b->sink, b->digest, b->data, b->len, b->err);
+    return NULL;
+}
+
+/* Sends the blobs BLOBS_AT_ONCE at a time: each is a few round trips to
+ * the registry (HEAD, POST, PUT) that would otherwise wait on one another. */
+static int put_blobs(struct blob_job *jobs, size_t n, char *err)
+{
+    int rc = KF_OK;
+    for (size_t at = 0; at < n; at += BLOBS_AT_ONCE) {
+        size_t wave = n - at < BLOBS_AT_ONCE ? n - at : BLOBS_AT_ONCE;
+        pthread_t tids[BLOBS_AT_ONCE];
+        int started[BLOBS_AT_ONCE] = {0};
+        for (size_t i = 1; i < wave; i++)
+            started[i] = pthread_create(&tids[i], NULL, blob_thread, &jobs[at + i]) == 0;
+        blob_thread(&jobs[at]);
+        for (size_t i = 1; i < wave; i++) {
+            if (started[i])
+                pthread_join(tids[i], NULL);
+            else
+                blob_thread(&jobs[at + i]); /* no thread to be had: here, in turn */
+        }
+        for (size_t i = 0; i < wave && !rc; i++)
+            if ((rc = jobs[at + i].rc))
+                memcpy(err, jobs[at + i].err, KF_ERRLEN);
+        if (rc)
+            break;
+    }
+    return rc;
+}
+
 /* Blobs then the manifest into every sink that does not hold it already. */
 static int publish_platform(struct kf_target *t, const struct kf_base_image *bi, const struct kf_layer *bin,
                             const struct kf_blob_desc *cfg_desc, const struct kf_buf *config,
                             const struct kf_buf *manifest, const char *digest, unsigned in_place, char *err)
 {
     int rc = KF_OK;
+    json_t *layers = bi->manifest ? json_object_get(bi->manifest, "layers") : NULL;
+    struct blob_job *jobs = calloc(json_array_size(layers) + 3, sizeof *jobs);
+    if (!jobs)
+        return kf_fail(err, KF_ENOMEM, "out of memory");
+    kf_log_fn log_fn;
+    void *log_ctx;
+    kf_log_get_thread_sink(&log_fn, &log_ctx);
     for (size_t s = 0; s < t->n_sinks && !rc; s++) {
         struct kf_sink *sink = &t->sinks[s];
+        size_t n = 0, i;
+        json_t *l;
         if (in_place & (1u << s))
             continue;
-        json_t *layers = bi->manifest ? json_object_get(bi->manifest, "layers") : NULL;
-        size_t i;
-        json_t *l;
         json_array_foreach(layers, i, l) {
             const char *mt = json_string_value(json_object_get(l, "mediaType"));
             /* Foreign (non-distributable) layers stay where their urls point. */
             if (mt && strstr(mt, "foreign") != NULL)
                 continue;
-            const char *ld = json_string_value(json_object_get(l, "digest"));
-            size_t size = (size_t)json_integer_value(json_object_get(l, "size"));
-            if ((rc = kf_sink_copy_base_blob(sink, &t->base->ref, ld, size, err)))
-                return rc;
+            jobs[n++] = (struct blob_job){.sink = sink, .base = &t->base->ref,
+                                          .digest = json_string_value(json_object_get(l, "digest")),
+                                          .len = (size_t)json_integer_value(json_object_get(l, "size"))};
         }
-        if ((rc = kf_sink_put_blob(sink, t->kodata.digest, t->kodata.blob, t->kodata.blob_len, err)) ||
-            (rc = kf_sink_put_blob(sink, bin->digest, bin->blob, bin->blob_len, err)) ||
-            (rc = kf_sink_put_blob(sink, cfg_desc->digest, config->data, config->len, err)))
-            return rc;
+        jobs[n++] = (struct blob_job){.sink = sink, .digest = t->kodata.digest, .data = t->kodata.blob,
+                                      .len = t->kodata.blob_len};
+        jobs[n++] = (struct blob_job){.sink = sink, .digest = bin->digest, .data = bin->blob, .len = bin->blob_len};
+        jobs[n++] = (struct blob_job){.sink = sink, .digest = cfg_desc->digest, .data = config->data,
+                                      .len = config->len};
+        for (i = 0; i < n; i++) {
+            jobs[i].log_fn = log_fn;
+            jobs[i].log_ctx = log_ctx;
+        }
+        if ((rc = put_blobs(jobs, n, err)))
+            break;
         /* A registry gets the top manifest through its tags (build.c): a PUT
          * by digest first would send the same bytes twice. */
         if (t->n_sel == 1 && !sink->layout_dir)
             continue;
         rc = kf_sink_put_manifest(sink, digest, bi->media_type, manifest->data, manifest->len, err);
     }
+    free(jobs);
     return rc;
 }
 
