@@ -2,8 +2,8 @@
  * writes (config named by digest, layers as <hex>.tar.gz, manifest.json). */
 #include "dockertar.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,27 +13,45 @@
 #include "buf.h"
 #include "image.h"
 #include "sink.h"
+#include "tar.h"
 
 #define KF_BLOB_MAX ((size_t)2 << 30)
 
-static int add_file(struct archive *a, const char *name, const void *data, size_t len, char *err)
+static int write_all(int fd, const void *data, size_t len)
 {
-    struct archive_entry *e = archive_entry_new();
-    if (!e)
-        return kf_fail(err, KF_ENOMEM, "out of memory");
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_size(e, (la_int64_t)len);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    int rc = KF_OK;
-    if (archive_write_header(a, e) != ARCHIVE_OK || (len && archive_write_data(a, data, len) != (la_ssize_t)len))
-        rc = kf_fail(err, KF_EIO, "writing tarball entry %s: %s", name, archive_error_string(a));
-    archive_entry_free(e);
+    const unsigned char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += (size_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* One regular file: lib/tar.c's header, then the bytes straight from the
+ * caller's buffer (no copy of a layer into the archive's buffer), padding. */
+static int add_file(int fd, const char *name, const void *data, size_t len, char *err)
+{
+    static const unsigned char zeros[KF_TAR_BLOCK];
+    struct kf_buf header;
+    struct kf_tar tw;
+    kf_buf_init(&header, 64 * KF_TAR_BLOCK);
+    kf_tar_init(&tw, &header);
+    struct kf_tar_entry e = {.name = name, .typeflag = KF_TAR_REG, .mode = 0644, .size = (long long)len};
+    int rc = kf_tar_write_header(&tw, &e, err);
+    if (!rc && (write_all(fd, header.data, header.len) || (len && write_all(fd, data, len)) ||
+                write_all(fd, zeros, (KF_TAR_BLOCK - len % KF_TAR_BLOCK) % KF_TAR_BLOCK)))
+        rc = kf_fail(err, KF_EIO, "writing tarball entry %s: %s", name, strerror(errno));
+    kf_buf_free(&header);
     return rc;
 }
 
 /* Adds one image's config and layers; appends its manifest.json entry. */
-static int add_image(struct archive *a, const char *layout, const struct kf_build_result *r, const char *const *tags,
+static int add_image(int fd, const char *layout, const struct kf_build_result *r, const char *const *tags,
                      size_t n_tags, json_t *entries, json_t *written, char *err)
 {
     int rc;
@@ -73,7 +91,7 @@ static int add_image(struct archive *a, const char *layout, const struct kf_buil
         kf_buf_reset(&blob);
         rc = kf_layout_read_blob(layout, cfg, &blob, err);
         if (!rc)
-            rc = add_file(a, cfg, blob.data, blob.len, err);
+            rc = add_file(fd, cfg, blob.data, blob.len, err);
         if (rc)
             goto out;
         json_object_set_new(written, cfg, json_true());
@@ -94,7 +112,7 @@ static int add_image(struct archive *a, const char *layout, const struct kf_buil
         kf_buf_reset(&blob);
         rc = kf_layout_read_blob(layout, d, &blob, err);
         if (!rc)
-            rc = add_file(a, name, blob.data, blob.len, err);
+            rc = add_file(fd, name, blob.data, blob.len, err);
         if (rc)
             goto out;
         json_object_set_new(written, d, json_true());
@@ -112,19 +130,18 @@ int kf_dockertar_write(const char *path, const char *layout_dir, const struct kf
     int rc = KF_ENOMEM;
     char *tmp = NULL, *text = NULL;
     json_t *entries = json_array(), *written = json_object();
-    struct archive *a = archive_write_new();
-    if (!entries || !written || !a || asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+    int fd = -1;
+    if (!entries || !written || asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
         tmp = NULL;
         kf_fail(err, rc, "out of memory");
         goto out;
     }
-    archive_write_set_format_pax_restricted(a);
-    if (archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
-        rc = kf_fail(err, KF_EIO, "%s: %s", path, archive_error_string(a));
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        rc = kf_fail(err, KF_EIO, "%s: %s", path, strerror(errno));
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        rc = add_image(a, layout_dir, &results[i], tags, n_tags, entries, written, err);
+        rc = add_image(fd, layout_dir, &results[i], tags, n_tags, entries, written, err);
         if (rc)
             goto out;
     }
@@ -133,21 +150,24 @@ int kf_dockertar_write(const char *path, const char *layout_dir, const struct kf
         rc = kf_fail(err, KF_ENOMEM, "out of memory");
         goto out;
     }
-    rc = add_file(a, "manifest.json", text, strlen(text), err);
+    rc = add_file(fd, "manifest.json", text, strlen(text), err);
     if (rc)
         goto out;
-    if (archive_write_close(a) != ARCHIVE_OK) {
-        rc = kf_fail(err, KF_EIO, "%s: %s", path, archive_error_string(a));
+    static const unsigned char trailer[2 * KF_TAR_BLOCK];
+    if (write_all(fd, trailer, sizeof trailer) != 0 || close(fd) != 0) {
+        fd = -1;
+        rc = kf_fail(err, KF_EIO, "%s: %s", path, strerror(errno));
         goto out;
     }
+    fd = -1;
     if (rename(tmp, path) != 0) {
         rc = kf_fail(err, KF_EIO, "rename to %s failed", path);
         goto out;
     }
     rc = KF_OK;
 out:
-    if (a)
-        archive_write_free(a);
+    if (fd >= 0)
+        close(fd);
     if (rc && tmp)
         unlink(tmp);
     free(tmp);

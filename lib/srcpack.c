@@ -1,9 +1,8 @@
 /* kf_srcpack_dir: a module directory -> a deterministic tar.gz in memory
- * (libarchive writes the tar, lib/gzip.c compresses it without a time). */
+ * (lib/tar.c writes the tar, lib/gzip.c compresses it without a time). The
+ * CLI does not load libarchive for this: it costs ~2 ms at every start. */
 #include "srcpack.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,71 +15,44 @@
 
 #include "gzip.h"
 #include "srctar.h"
+#include "tar.h"
 
-#define READ_CHUNK ((size_t)64 << 10)
 #define REL_PATH_MAX ((size_t)4096) /* = the worker's default max_path */
 #define GZIP_LEVEL 6                /* an upload crosses a network: smaller beats faster */
 
 struct packer {
-    struct archive *a;
+    struct kf_tar tw;
     struct kf_buf tar;       /* the uncompressed archive; its cap is max_bytes */
-    int too_big;             /* the write callback hit tar's cap */
     size_t max_entries, n_entries;
     struct kf_srcpack_ignore *ig;
     char path[PATH_MAX];     /* root + "/" + rel while walking */
     size_t root_len;
-    unsigned char *chunk;    /* READ_CHUNK bytes */
     char *err;
 };
-
-static la_ssize_t write_cb(struct archive *a, void *ctx, const void *data, size_t len)
-{
-    (void)a;
-    struct packer *p = ctx;
-    if (kf_buf_append(&p->tar, data, len) != KF_OK) {
-        p->too_big = 1;
-        return -1;
-    }
-    return (la_ssize_t)len;
-}
 
 static const char *rel_of(const struct packer *p)
 {
     return p->path + p->root_len + 1;
 }
 
-/* The error after a failed libarchive call. */
-static int archive_failed(struct packer *p, const char *what)
+/* A tar call failed: hitting the archive's cap gets advice. */
+static int tar_failed(struct packer *p, int rc)
 {
-    if (p->too_big)
+    if (rc == KF_ETOOBIG)
         return kf_fail(p->err, KF_ETOOBIG, "the module is larger than %zu MiB as a tar (limit); "
                        "leave files out with %s", p->tar.max >> 20, KF_SRCPACK_IGNORE_FILE);
-    return kf_fail(p->err, KF_EIO, "%s: %s", what, archive_error_string(p->a));
+    return rc;
 }
 
-static int write_header(struct packer *p, const char *name, mode_t type, unsigned perm, long long size,
+static int write_header(struct packer *p, const char *name, char type, unsigned perm, long long size,
                         const char *link_target)
 {
     if (++p->n_entries > p->max_entries)
         return kf_fail(p->err, KF_ETOOBIG, "the module has more than %zu files and directories (limit); "
                        "leave some out with %s", p->max_entries, KF_SRCPACK_IGNORE_FILE);
-    struct archive_entry *e = archive_entry_new();
-    if (!e)
-        return kf_fail(p->err, KF_ENOMEM, "out of memory");
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_filetype(e, type);
-    archive_entry_set_perm(e, perm);
-    archive_entry_set_size(e, size);
-    archive_entry_set_mtime(e, 0, 0);
-    archive_entry_set_uid(e, 0);
-    archive_entry_set_gid(e, 0);
-    if (link_target)
-        archive_entry_set_symlink(e, link_target);
-    int arc = archive_write_header(p->a, e);
-    archive_entry_free(e);
-    if (arc < ARCHIVE_WARN)
-        return archive_failed(p, name);
-    return KF_OK;
+    struct kf_tar_entry e = {.name = name, .typeflag = type, .mode = perm, .size = size, .linkname = link_target};
+    int rc = kf_tar_write_header(&p->tw, &e, p->err);
+    return rc ? tar_failed(p, rc) : KF_OK;
 }
 
 static int pack_file(struct packer *p, const struct stat *st)
@@ -96,34 +68,12 @@ static int pack_file(struct packer *p, const struct stat *st)
         goto out;
     }
     unsigned perm = (now.st_mode & 0111) ? 0755 : 0644;
-    if ((rc = write_header(p, rel, AE_IFREG, perm, (long long)now.st_size, NULL)) != KF_OK)
+    if ((rc = write_header(p, rel, KF_TAR_REG, perm, (long long)now.st_size, NULL)) != KF_OK)
         goto out;
-    rc = KF_EIO;
-    unsigned long long left = (unsigned long long)now.st_size;
-    while (left > 0) {
-        ssize_t n = read(fd, p->chunk, left < READ_CHUNK ? left : READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = kf_fail(p->err, KF_EIO, "reading %s: %s", rel, strerror(errno));
-            goto out;
-        }
-        if (n == 0) {
-            rc = kf_fail(p->err, KF_EIO, "%s shrank while the module was packed", rel);
-            goto out;
-        }
-        if (archive_write_data(p->a, p->chunk, (size_t)n) != n) {
-            rc = archive_failed(p, rel);
-            goto out;
-        }
-        left -= (unsigned long long)n;
-    }
-    char extra;
-    if (read(fd, &extra, 1) != 0) {
-        rc = kf_fail(p->err, KF_EIO, "%s grew while the module was packed", rel);
-        goto out;
-    }
-    rc = KF_OK;
+    /* Reads exactly st_size bytes: a file that shrinks or grows meanwhile fails. */
+    rc = kf_tar_write_fd(&p->tw, fd, (unsigned long long)now.st_size, rel, p->err);
+    if (rc)
+        rc = tar_failed(p, rc);
 out:
     close(fd);
     return rc;
@@ -143,7 +93,7 @@ static int pack_symlink(struct packer *p)
     if (!kf_srctar_symlink_ok(rel, target))
         return kf_fail(p->err, KF_EINVAL, "the symlink %s -> %s points outside the module (the server would "
                        "refuse it); remove it or list it in %s", rel, target, KF_SRCPACK_IGNORE_FILE);
-    return write_header(p, rel, AE_IFLNK, 0777, 0, target);
+    return write_header(p, rel, KF_TAR_SYMLINK, 0777, 0, target);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -251,7 +201,7 @@ static int pack_dir(struct packer *p, size_t path_len, int depth)
             /* Directories end in "/" as tar writes them. */
             p->path[child_len] = '/';
             p->path[child_len + 1] = 0;
-            rc = write_header(p, rel_of(p), AE_IFDIR, 0755, 0, NULL);
+            rc = write_header(p, rel_of(p), KF_TAR_DIR, 0755, 0, NULL);
             p->path[child_len] = 0;
             if (rc == KF_OK)
                 rc = pack_dir(p, child_len, depth + 1);
@@ -312,22 +262,11 @@ int kf_srcpack_dir(const char *root, const struct kf_srcpack_limits *lim, struct
     p.root_len = root_len;
     if ((rc = load_ignore(&p, err)) != KF_OK)
         goto out;
-    rc = KF_ENOMEM;
-    if (!(p.chunk = malloc(READ_CHUNK)) || !(p.a = archive_write_new())) {
-        kf_fail(err, KF_ENOMEM, "out of memory");
-        goto out;
-    }
-    /* pax_restricted: plain ustar headers unless a name or size needs more. */
-    if (archive_write_set_format_pax_restricted(p.a) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(p.a, 1) != ARCHIVE_OK ||
-        archive_write_open(p.a, &p, NULL, write_cb, NULL) != ARCHIVE_OK) {
-        rc = archive_failed(&p, "starting the archive");
-        goto out;
-    }
+    kf_tar_init(&p.tw, &p.tar);
     if ((rc = pack_dir(&p, root_len, 0)) != KF_OK)
         goto out;
-    if (archive_write_close(p.a) != ARCHIVE_OK) {
-        rc = archive_failed(&p, "ending the archive");
+    if ((rc = kf_tar_close(&p.tw, err)) != KF_OK) {
+        rc = tar_failed(&p, rc);
         goto out;
     }
     size_t before = out->len;
@@ -339,10 +278,7 @@ int kf_srcpack_dir(const char *root, const struct kf_srcpack_limits *lim, struct
         *n_entries = p.n_entries;
     rc = KF_OK;
 out:
-    if (p.a)
-        archive_write_free(p.a);
     kf_srcpack_ignore_free(p.ig);
     kf_buf_free(&p.tar);
-    free(p.chunk);
     return rc;
 }

@@ -18,61 +18,6 @@ void kf_srctar_show_name(char *out, size_t size, const char *name)
     out[o] = 0;
 }
 
-int kf_srctar_relpath_split(struct kf_srctar_path *p, const char *path)
-{
-    size_t slots = 1;
-    memset(p, 0, sizeof *p);
-    for (const char *s = path; *s; s++)
-        slots += *s == '/';
-    p->copy = strdup(path);
-    p->comp = calloc(slots, sizeof *p->comp);
-    if (!p->copy || !p->comp)
-        return KF_ENOMEM;
-    for (char *s = p->copy; *s;) {
-        char *start = s;
-        s += strcspn(s, "/");
-        if (*s)
-            *s++ = 0;
-        if (!*start || !strcmp(start, "."))
-            continue;
-        p->dotdot |= !strcmp(start, "..");
-        p->comp[p->n++] = start;
-    }
-    return KF_OK;
-}
-
-void kf_srctar_relpath_free(struct kf_srctar_path *p)
-{
-    free(p->copy);
-    free(p->comp);
-    memset(p, 0, sizeof *p);
-}
-
-/* Whether a symlink in a directory depth levels below the root stays inside.
- * ".." is allowed only before any normal component: the kernel resolves
- * "a/l/.." physically, through whatever a/l is (a/l -> ".." escapes), but a
- * leading run of ".." only climbs real directories this extraction made. */
-int kf_srctar_target_ok(size_t depth, const char *target)
-{
-    int descended = 0;
-    if (!*target || *target == '/')
-        return 0;
-    while (*target) {
-        size_t len = strcspn(target, "/");
-        if (len == 2 && target[0] == '.' && target[1] == '.') {
-            if (descended || depth == 0)
-                return 0;
-            depth--;
-        } else if (len > 0 && !(len == 1 && target[0] == '.')) {
-            descended = 1;
-        }
-        target += len;
-        if (*target)
-            target++;
-    }
-    return 1;
-}
-
 la_ssize_t kf_srctar_stream_read(struct archive *tar, void *client, const void **buff)
 {
     struct kf_srctar_stream *st = client;

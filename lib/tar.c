@@ -15,7 +15,7 @@
 /* time.Time{}.Unix(): Go treats this instant as the zero time. */
 #define GO_ZERO_UNIX (-62135596800LL)
 
-enum { OFF_NAME = 0, OFF_MODE = 100, OFF_UID = 108, OFF_GID = 116, OFF_SIZE = 124, OFF_MTIME = 136,
+enum { OFF_NAME = 0, OFF_MODE = 100, OFF_LINKNAME = 157, OFF_UID = 108, OFF_GID = 116, OFF_SIZE = 124, OFF_MTIME = 136,
        OFF_CHKSUM = 148, OFF_TYPE = 156, OFF_MAGIC = 257, OFF_VERSION = 263, OFF_DEVMAJOR = 329,
        OFF_DEVMINOR = 337, OFF_PREFIX = 345 };
 
@@ -121,6 +121,41 @@ static void fill_template(unsigned char *blk, const struct kf_tar_entry *e, cons
     put_octal(blk + OFF_DEVMINOR, 8, 0);
 }
 
+/* Go's toASCII: the bytes below 0x80, for USTAR fields of a PAX entry. */
+static size_t ascii_only(const char *s, char *out)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x80)
+            out[w++] = *s;
+    out[w] = 0;
+    return w;
+}
+
+static void put_linkname(unsigned char *blk, const struct kf_tar_entry *e, int ascii)
+{
+    if (!e->linkname)
+        return;
+    char tmp[NAME_SIZE + 1];
+    size_t n = strlen(e->linkname);
+    if (!ascii || n <= NAME_SIZE) {
+        if (ascii) {
+            n = ascii_only(e->linkname, tmp);
+            put_string(blk + OFF_LINKNAME, NAME_SIZE, tmp, n);
+        } else {
+            put_string(blk + OFF_LINKNAME, NAME_SIZE, e->linkname, n);
+        }
+        return;
+    }
+    /* A long target went to the PAX record; the field keeps its ASCII head. */
+    char *full = malloc(n + 1);
+    if (!full)
+        return;
+    n = ascii_only(e->linkname, full);
+    put_string(blk + OFF_LINKNAME, NAME_SIZE, full, n);
+    free(full);
+}
+
 static size_t count_digits(size_t n)
 {
     size_t d = 1;
@@ -206,8 +241,8 @@ static int append_raw_file(struct kf_buf *out, const char *name, char flag, cons
     return rc ? rc : kf_buf_append_zeros(out, pad);
 }
 
-static int write_pax(struct kf_tar *tw, const struct kf_tar_entry *e, int long_name, int big_size, int big_mtime,
-                     long long mtime, char *err)
+static int write_pax(struct kf_tar *tw, const struct kf_tar_entry *e, int long_name, int long_link, int big_size,
+                     int big_mtime, long long mtime, char *err)
 {
     int rc;
     char *hname = NULL, *ascii_name = NULL;
@@ -216,9 +251,11 @@ static int write_pax(struct kf_tar *tw, const struct kf_tar_entry *e, int long_n
     size_t name_len = strlen(e->name);
     char num[32];
 
-    /* Records in Go's sorted key order: mtime, path, size. */
+    /* Records in Go's sorted key order: linkpath, mtime, path, size. */
     rc = KF_OK;
-    if (big_mtime) {
+    if (long_link)
+        rc = append_pax_record(&recs, "linkpath", e->linkname, strlen(e->linkname));
+    if (!rc && big_mtime) {
         int n = snprintf(num, sizeof num, "%lld", mtime);
         rc = append_pax_record(&recs, "mtime", num, (size_t)n);
     }
@@ -251,6 +288,7 @@ static int write_pax(struct kf_tar *tw, const struct kf_tar_entry *e, int long_n
             ascii_name[w++] = e->name[r];
     unsigned char blk[KF_TAR_BLOCK];
     fill_template(blk, e, ascii_name, w, mtime);
+    put_linkname(blk, e, 1);
     set_ustar_magic_and_checksum(blk);
     rc = kf_buf_append(tw->out, blk, sizeof blk);
 out:
@@ -281,8 +319,12 @@ static int flush_pad(struct kf_tar *tw, char *err)
 
 static int check_entry(const struct kf_tar_entry *e, char *err)
 {
-    if (e->typeflag != KF_TAR_REG && e->typeflag != KF_TAR_DIR)
+    if (e->typeflag != KF_TAR_REG && e->typeflag != KF_TAR_DIR && e->typeflag != KF_TAR_SYMLINK)
         return kf_fail(err, KF_EUNSUPPORTED, "tar: entry type '%c' not supported", e->typeflag);
+    if ((e->typeflag == KF_TAR_SYMLINK) != (e->linkname && *e->linkname))
+        return kf_fail(err, KF_EINVAL, "tar: %s: a symlink, and only a symlink, has a target", e->name);
+    if (e->typeflag == KF_TAR_SYMLINK && e->size != 0)
+        return kf_fail(err, KF_EINVAL, "tar: %s: a symlink has no data", e->name);
     if (e->mode < 0 || !fits_octal(8, e->mode))
         return kf_fail(err, KF_EINVAL, "tar: %s: bad mode %llo", e->name, (unsigned long long)e->mode);
     if (e->size < 0 || (e->typeflag == KF_TAR_DIR && e->size != 0))
@@ -310,8 +352,10 @@ int kf_tar_write_header(struct kf_tar *tw, const struct kf_tar_entry *e, char *e
     int splittable = long_name && split_ustar(e->name, name_len, &slash);
     int big_size = !fits_octal(12, e->size);
     int big_mtime = !fits_octal(12, mtime);
+    size_t link_len = e->linkname ? strlen(e->linkname) : 0;
+    int long_link = link_len > NAME_SIZE || (e->linkname && !is_ascii(e->linkname, link_len));
 
-    if ((!long_name || splittable) && !big_size && !big_mtime) {
+    if ((!long_name || splittable) && !big_size && !big_mtime && !long_link) {
         unsigned char blk[KF_TAR_BLOCK];
         if (splittable) {
             fill_template(blk, e, e->name + slash + 1, name_len - slash - 1, mtime);
@@ -319,16 +363,17 @@ int kf_tar_write_header(struct kf_tar *tw, const struct kf_tar_entry *e, char *e
         } else {
             fill_template(blk, e, e->name, name_len, mtime);
         }
+        put_linkname(blk, e, 0);
         set_ustar_magic_and_checksum(blk);
         rc = kf_buf_append(tw->out, blk, sizeof blk);
         if (rc)
             rc = kf_fail(err, rc, "tar: archive larger than %zu bytes", tw->out->max);
     } else {
-        rc = write_pax(tw, e, long_name, big_size, big_mtime, mtime, err);
+        rc = write_pax(tw, e, long_name, long_link, big_size, big_mtime, mtime, err);
     }
     if (rc)
         goto out;
-    tw->remaining = e->typeflag == KF_TAR_DIR ? 0 : (unsigned long long)e->size;
+    tw->remaining = e->typeflag == KF_TAR_REG ? (unsigned long long)e->size : 0;
     tw->pad = (size_t)((KF_TAR_BLOCK - tw->remaining % KF_TAR_BLOCK) % KF_TAR_BLOCK);
 out:
     if (rc)

@@ -1,6 +1,6 @@
 /* A tar writer that produces, byte for byte, what Go's archive/tar writes
- * for ko's headers (regular files and directories, uid/gid 0, no user or
- * group names): USTAR when the entry fits, else a PAX extended header. */
+ * for ko's headers (regular files, directories and symlinks, uid/gid 0, no
+ * user or group names): USTAR when the entry fits, else a PAX extended header. */
 #ifndef KF_TAR_H
 #define KF_TAR_H
 
@@ -11,14 +11,16 @@
 #define KF_TAR_BLOCK 512
 #define KF_TAR_REG '0'
 #define KF_TAR_DIR '5'
+#define KF_TAR_SYMLINK '2'
 
 struct kf_tar_entry {
     const char *name;  /* written as given (Go does not clean Header.Name) */
-    char typeflag;     /* KF_TAR_REG or KF_TAR_DIR */
+    char typeflag;     /* KF_TAR_REG, KF_TAR_DIR or KF_TAR_SYMLINK */
     long long mode;    /* permission bits, e.g. 0555 */
     long long size;    /* data bytes that follow; 0 for a directory */
     int has_mtime;     /* 0 is Go's zero time.Time, which Go writes as 0 */
     long long mtime;   /* seconds since 1970, may be negative (then PAX) */
+    const char *linkname; /* a symlink's target (PAX "linkpath" when it does not fit USTAR) */
 };
 
 /* One archive being written into a buffer. Not thread-safe: one writer per

@@ -1,7 +1,10 @@
 /* tar.c against Go 1.19's archive/tar: exact header bytes, long names,
  * PAX records, the trailer and refused inputs. Golden values were produced
  * by Go's tar.Writer with the same headers. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <criterion/criterion.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,7 +207,8 @@ Test(tar, refuses_what_go_refuses)
         {"d", KF_TAR_DIR, 0555, 3, KF_EINVAL},           /* a directory holds no data */
         {"f", KF_TAR_REG, 010000000, 0, KF_EINVAL},      /* mode beyond 7 octal digits */
         {"f", KF_TAR_REG, -1, 0, KF_EINVAL},
-        {"l", '2', 0777, 0, KF_EUNSUPPORTED},            /* symlinks are never written */
+        {"l", KF_TAR_SYMLINK, 0777, 0, KF_EINVAL},       /* a symlink needs a target */
+        {"h", '1', 0777, 0, KF_EUNSUPPORTED},            /* hard links are never written */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct kf_buf b;
@@ -286,4 +290,44 @@ Test(tar, path_clean_matches_go)
         cr_expect_str_eq(got, cases[i].out, "Clean(%s)", cases[i].in);
         free(got);
     }
+}
+
+/* Symlinks: the target in the USTAR field, or a PAX linkpath record when it
+ * is long or not ASCII; libarchive reads both back. */
+Test(tar, symlinks_short_long_and_utf8)
+{
+    char long_target[300];
+    memset(long_target, 'x', sizeof long_target - 1);
+    long_target[sizeof long_target - 1] = 0;
+    const char *targets[] = {"../lib/a.go", long_target, "caf\xc3\xa9/b.go"};
+    struct kf_buf b;
+    struct kf_tar tw;
+    char err[KF_ERRLEN] = "";
+    kf_buf_init(&b, 0);
+    kf_tar_init(&tw, &b);
+    for (size_t i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "link%zu", i);
+        struct kf_tar_entry e = {.name = name, .typeflag = KF_TAR_SYMLINK, .mode = 0777, .linkname = targets[i]};
+        cr_assert_eq(kf_tar_write_header(&tw, &e, err), 0, "%s", err);
+    }
+    struct kf_tar_entry bad = {.name = "f", .typeflag = KF_TAR_REG, .mode = 0644, .linkname = "x"};
+    cr_expect_eq(kf_tar_write_header(&tw, &bad, err), KF_EINVAL, "a file has no target");
+    cr_assert_eq(kf_tar_close(&tw, err), 0, "%s", err);
+    cr_expect_eq(b.data[156], '2', "the first entry is a USTAR symlink");
+    cr_expect_str_eq((const char *)b.data + 157, "../lib/a.go");
+
+    setlocale(LC_ALL, "C.UTF-8"); /* libarchive converts names to the locale's charset */
+    struct archive *a = archive_read_new();
+    archive_read_support_format_tar(a);
+    cr_assert_eq(archive_read_open_memory(a, b.data, b.len), ARCHIVE_OK);
+    struct archive_entry *ae;
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(archive_read_next_header(a, &ae), ARCHIVE_OK, "entry %zu", i);
+        cr_expect_eq(archive_entry_filetype(ae), AE_IFLNK, "entry %zu", i);
+        cr_expect_str_eq(archive_entry_symlink(ae), targets[i], "entry %zu", i);
+    }
+    cr_expect_eq(archive_read_next_header(a, &ae), ARCHIVE_EOF);
+    archive_read_free(a);
+    kf_buf_free(&b);
 }
