@@ -1,0 +1,589 @@
+/* Deflate encoder: greedy LZ77 over a 2-way hash of 4-byte sequences, then
+ * per block of symbols the cheapest of dynamic Huffman, fixed Huffman and
+ * stored. Nothing but the input bytes and `final` shapes the output. */
+#include "deflate.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WINDOW 32768
+#define MIN_MATCH 4
+#define MAX_MATCH 258
+#define HASH_BITS 15
+#define HASH_WAYS 2
+/* Table entries hold position + BIAS, so an empty entry (0) is always
+ * farther away than the window. */
+#define BIAS (WINDOW + 1)
+/* Symbols per block: smaller adapts the codes to Go binaries' sections
+ * better, larger spends less on block headers. */
+#define BLOCK_SYMS 16384
+/* Positions inside a match are hashed only for matches this short (zlib's
+ * level 1 does the same with 4): long matches skip ahead cheaply. */
+#define INSERT_MAX 4
+#define LITLEN_SYMS 286
+#define DIST_SYMS 30
+#define CODELEN_SYMS 19
+#define MAX_BITS 15
+#define CODELEN_MAX_BITS 7
+#define STORED_MAX 65535
+#define END_OF_BLOCK 256
+
+static const uint8_t len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint8_t dist_extra[DIST_SYMS] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                              6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+static const uint8_t codelen_order[CODELEN_SYMS] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+struct state {
+    uint32_t table[HASH_WAYS << HASH_BITS];
+    /* A literal byte, or a match: length symbol | distance symbol << 9 |
+     * length extra bits << 14 | distance extra bits << 19. */
+    uint32_t syms[BLOCK_SYMS];
+    uint32_t lit_freq[LITLEN_SYMS];
+    uint32_t dist_freq[DIST_SYMS];
+};
+
+/* Codes are stored bit-reversed, ready for the LSB-first writer. */
+struct huffman {
+    uint16_t lit_code[LITLEN_SYMS];
+    uint8_t lit_len[LITLEN_SYMS];
+    uint16_t dist_code[DIST_SYMS];
+    uint8_t dist_len[DIST_SYMS];
+};
+
+/* Bits go LSB first into acc and out 8 bytes at a time, so p + 8 <= end
+ * must hold at every store (write_block checks before each block). */
+struct writer {
+    uint64_t acc;
+    unsigned n; /* pending bits in acc, <= 7 between symbols */
+    unsigned char *p;
+    unsigned char *end;
+};
+
+static inline uint32_t load32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline uint64_t load64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void store64(unsigned char *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, sizeof v);
+}
+
+static inline void put_bits(struct writer *w, uint32_t bits, unsigned n)
+{
+    w->acc |= (uint64_t)bits << w->n;
+    w->n += n;
+}
+
+static inline void flush_bits(struct writer *w)
+{
+    store64(w->p, w->acc);
+    w->p += w->n >> 3;
+    w->acc >>= w->n & 56;
+    w->n &= 7;
+}
+
+/* Pad to a byte boundary with zero bits. */
+static void align_bits(struct writer *w)
+{
+    flush_bits(w);
+    if (w->n) {
+        w->n = 8;
+        flush_bits(w);
+    }
+}
+
+static inline uint32_t hash4(uint32_t seq)
+{
+    return (seq * 0x9E3779B1u) >> (32 - HASH_BITS);
+}
+
+static inline void insert(struct state *st, const unsigned char *base, size_t pos)
+{
+    uint32_t *bucket = &st->table[hash4(load32(base + pos)) * HASH_WAYS];
+    bucket[1] = bucket[0];
+    bucket[0] = (uint32_t)pos + BIAS;
+}
+
+/* Length of the common prefix of a and b, known to be at least MIN_MATCH,
+ * at most max; reads no byte at or past a + max (b is before a). */
+static inline size_t match_len(const unsigned char *a, const unsigned char *b, size_t max)
+{
+    size_t n = MIN_MATCH;
+    while (n + 8 <= max) {
+        uint64_t diff = load64(a + n) ^ load64(b + n);
+        if (diff)
+            return n + ((size_t)__builtin_ctzll(diff) >> 3);
+        n += 8;
+    }
+    while (n < max && a[n] == b[n])
+        n++;
+    return n;
+}
+
+/* Pack a match (RFC 1951 3.2.5) and count its symbols. */
+static inline uint32_t match_symbol(struct state *st, size_t len, uint32_t dist)
+{
+    uint32_t l = (uint32_t)len - 3, d = dist - 1, lsym, lext = 0, dsym, dext = 0;
+    if (l < 8) {
+        lsym = l;
+    } else if (l == MAX_MATCH - 3) {
+        lsym = 28;
+    } else {
+        unsigned nb = 29 - (unsigned)__builtin_clz(l); /* floor(log2 l) - 2 */
+        lsym = 4 * nb + 4 + ((l >> nb) & 3);
+        lext = l & ((1u << nb) - 1);
+    }
+    if (d < 4) {
+        dsym = d;
+    } else {
+        unsigned nb = 30 - (unsigned)__builtin_clz(d); /* floor(log2 d) - 1 */
+        dsym = 2 * nb + 2 + ((d >> nb) & 1);
+        dext = d & ((1u << nb) - 1);
+    }
+    st->lit_freq[257 + lsym]++;
+    st->dist_freq[dsym]++;
+    return (257 + lsym) | dsym << 9 | lext << 14 | dext << 19;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Moffat and Katajainen's in-place minimum-redundancy code: a[0..n) holds
+ * weights in ascending order, n >= 2; on return a[i] is the code length of
+ * the i-th, lengths falling as weights grow. */
+static void minimum_redundancy(uint32_t *a, int n)
+{
+    int root = 0, leaf = 2, next;
+    a[0] += a[1];
+    for (next = 1; next < n - 1; next++) {
+        if (leaf >= n || a[root] < a[leaf]) {
+            a[next] = a[root];
+            a[root++] = (uint32_t)next;
+        } else {
+            a[next] = a[leaf++];
+        }
+        if (leaf >= n || (root < next && a[root] < a[leaf])) {
+            a[next] += a[root];
+            a[root++] = (uint32_t)next;
+        } else {
+            a[next] += a[leaf++];
+        }
+    }
+    a[n - 2] = 0;
+    for (next = n - 3; next >= 0; next--)
+        a[next] = a[a[next]] + 1;
+    int avail = 1, used = 0;
+    uint32_t depth = 0;
+    root = n - 2;
+    next = n - 1;
+    while (avail > 0) {
+        while (root >= 0 && a[root] == depth) {
+            used++;
+            root--;
+        }
+        while (avail > used) {
+            a[next--] = depth;
+            avail--;
+        }
+        avail = 2 * used;
+        depth++;
+        used = 0;
+    }
+}
+
+/* Code lengths for freq[0..n) (n <= LITLEN_SYMS, every freq < 2^23), none
+ * over limit. At least two symbols get a length (unused ones if need be), so
+ * every code is complete, as zlib also makes them. */
+static void build_lengths(const uint32_t *freq, unsigned n, unsigned limit, uint8_t *len)
+{
+    uint32_t key[LITLEN_SYMS], depth[LITLEN_SYMS];
+    unsigned count[LITLEN_SYMS + 1];
+    unsigned m = 0, max_depth = 0;
+    memset(len, 0, n);
+    for (unsigned s = 0; s < n; s++)
+        if (freq[s])
+            key[m++] = freq[s] << 9 | s;
+    for (unsigned s = 0; m < 2; s++)
+        if (!freq[s])
+            key[m++] = s;
+    qsort(key, m, sizeof *key, cmp_u32); /* keys are distinct: the order is total */
+    for (unsigned i = 0; i < m; i++)
+        depth[i] = key[i] >> 9;
+    minimum_redundancy(depth, (int)m);
+    memset(count, 0, sizeof count);
+    for (unsigned i = 0; i < m; i++) {
+        count[depth[i]]++;
+        if (depth[i] > max_depth)
+            max_depth = depth[i];
+    }
+    /* JPEG's Annex K.3 limiting: two deepest leaves (siblings) go, their
+     * parent becomes a leaf, and a shallower leaf splits to take the other.
+     * The tree stays full and complete; m < 2^limit guarantees the leaf. */
+    for (unsigned b = max_depth; b > limit; b--) {
+        while (count[b]) {
+            unsigned j = b - 2;
+            while (!count[j])
+                j--;
+            count[b] -= 2;
+            count[b - 1]++;
+            count[j + 1] += 2;
+            count[j]--;
+        }
+    }
+    /* The least frequent symbols (sorted first) take the longest codes. */
+    unsigned i = 0;
+    for (unsigned b = max_depth < limit ? max_depth : limit; b >= 1; b--)
+        for (unsigned c = count[b]; c; c--)
+            len[key[i++] & 511] = (uint8_t)b;
+}
+
+static uint16_t reverse_bits(unsigned code, unsigned n)
+{
+    unsigned r = 0;
+    for (unsigned i = 0; i < n; i++) {
+        r = r << 1 | (code & 1);
+        code >>= 1;
+    }
+    return (uint16_t)r;
+}
+
+/* Canonical codes (RFC 1951 3.2.2) for len[0..n), bit-reversed. */
+static void make_codes(const uint8_t *len, unsigned n, uint16_t *code)
+{
+    unsigned count[MAX_BITS + 1] = {0}, next[MAX_BITS + 1];
+    for (unsigned s = 0; s < n; s++)
+        count[len[s]]++;
+    count[0] = 0;
+    unsigned c = 0;
+    for (unsigned b = 1; b <= MAX_BITS; b++) {
+        c = (c + count[b - 1]) << 1;
+        next[b] = c;
+    }
+    for (unsigned s = 0; s < n; s++)
+        code[s] = len[s] ? reverse_bits(next[len[s]]++, len[s]) : 0;
+}
+
+static void fixed_huffman(struct huffman *h)
+{
+    for (unsigned s = 0; s < LITLEN_SYMS; s++)
+        h->lit_len[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+    /* Symbols 286 and 287 take part in the fixed code but are never sent:
+     * with lengths 8 they sort after 285, so 0..285 get the right codes. */
+    memset(h->dist_len, 5, sizeof h->dist_len);
+    make_codes(h->lit_len, LITLEN_SYMS, h->lit_code);
+    make_codes(h->dist_len, DIST_SYMS, h->dist_code);
+}
+
+/* Run-length code lengths[0..n) with 16/17/18 (RFC 1951 3.2.7) into
+ * sym/extra (at most n entries); counts into freq. */
+static size_t rle_lengths(const uint8_t *lens, size_t n, uint8_t *sym, uint8_t *extra, uint32_t *freq)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < n;) {
+        uint8_t v = lens[i];
+        size_t run = 1;
+        while (i + run < n && lens[i + run] == v)
+            run++;
+        i += run;
+        if (v == 0) {
+            while (run >= 11) {
+                size_t r = run < 138 ? run : 138;
+                sym[out] = 18;
+                extra[out++] = (uint8_t)(r - 11);
+                run -= r;
+            }
+            if (run >= 3) {
+                sym[out] = 17;
+                extra[out++] = (uint8_t)(run - 3);
+                run = 0;
+            }
+        } else {
+            sym[out] = v;
+            extra[out++] = 0;
+            run--;
+            while (run >= 3) {
+                size_t r = run < 6 ? run : 6;
+                sym[out] = 16;
+                extra[out++] = (uint8_t)(r - 3);
+                run -= r;
+            }
+        }
+        while (run--) {
+            sym[out] = v;
+            extra[out++] = 0;
+        }
+    }
+    memset(freq, 0, CODELEN_SYMS * sizeof *freq);
+    for (size_t k = 0; k < out; k++)
+        freq[sym[k]]++;
+    return out;
+}
+
+static void write_symbols(struct writer *w, const struct huffman *h, const uint32_t *syms, size_t n)
+{
+    uint64_t acc = w->acc;
+    unsigned bits = w->n;
+    unsigned char *p = w->p;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t s = syms[k];
+        if (s < 256) {
+            acc |= (uint64_t)h->lit_code[s] << bits;
+            bits += h->lit_len[s];
+        } else {
+            unsigned ls = s & 511, ds = (s >> 9) & 31;
+            acc |= (uint64_t)h->lit_code[ls] << bits;
+            bits += h->lit_len[ls];
+            acc |= (uint64_t)((s >> 14) & 31) << bits;
+            bits += len_extra[ls - 257];
+            acc |= (uint64_t)h->dist_code[ds] << bits;
+            bits += h->dist_len[ds];
+            acc |= (uint64_t)(s >> 19) << bits;
+            bits += dist_extra[ds];
+        }
+        store64(p, acc);
+        p += bits >> 3;
+        acc >>= bits & 56;
+        bits &= 7;
+    }
+    w->acc = acc;
+    w->n = bits;
+    w->p = p;
+    put_bits(w, h->lit_code[END_OF_BLOCK], h->lit_len[END_OF_BLOCK]);
+    flush_bits(w);
+}
+
+static void write_stored(struct writer *w, const unsigned char *data, size_t len, int last)
+{
+    do {
+        size_t part = len < STORED_MAX ? len : STORED_MAX;
+        put_bits(w, last && part == len, 3); /* BFINAL, BTYPE 00 */
+        align_bits(w);
+        put_bits(w, (uint32_t)part | (uint32_t)(part ^ 0xffff) << 16, 32);
+        flush_bits(w);
+        memcpy(w->p, data, part);
+        w->p += part;
+        data += part;
+        len -= part;
+    } while (len);
+}
+
+/* Room for bits more bits plus the writer's 8-byte stores. */
+static int has_room(const struct writer *w, uint64_t bits)
+{
+    return (uint64_t)(w->end - w->p) >= (w->n + bits + 7) / 8 + 8;
+}
+
+/* One block for data[0..len) whose symbols are st->syms[0..nsyms): the
+ * cheapest of dynamic, fixed and stored. Resets the frequencies. */
+static int write_block(struct state *st, struct writer *w, const unsigned char *data, size_t len, size_t nsyms,
+                       int last)
+{
+    struct huffman dyn, fixed;
+    uint8_t lens[LITLEN_SYMS + DIST_SYMS], rle_sym[LITLEN_SYMS + DIST_SYMS], rle_extra[LITLEN_SYMS + DIST_SYMS];
+    uint8_t cl_len[CODELEN_SYMS];
+    uint16_t cl_code[CODELEN_SYMS];
+    uint32_t cl_freq[CODELEN_SYMS];
+    int rc = KF_ETOOBIG;
+
+    st->lit_freq[END_OF_BLOCK] = 1;
+    build_lengths(st->lit_freq, LITLEN_SYMS, MAX_BITS, dyn.lit_len);
+    build_lengths(st->dist_freq, DIST_SYMS, MAX_BITS, dyn.dist_len);
+    unsigned hlit = LITLEN_SYMS, hdist = DIST_SYMS, hclen = CODELEN_SYMS;
+    while (hlit > 257 && !dyn.lit_len[hlit - 1])
+        hlit--;
+    while (hdist > 1 && !dyn.dist_len[hdist - 1])
+        hdist--;
+    memcpy(lens, dyn.lit_len, hlit);
+    memcpy(lens + hlit, dyn.dist_len, hdist);
+    size_t nrle = rle_lengths(lens, hlit + hdist, rle_sym, rle_extra, cl_freq);
+    build_lengths(cl_freq, CODELEN_SYMS, CODELEN_MAX_BITS, cl_len);
+    while (hclen > 4 && !cl_len[codelen_order[hclen - 1]])
+        hclen--;
+
+    static const uint8_t rle_extra_bits[CODELEN_SYMS] = {[16] = 2, [17] = 3, [18] = 7};
+    uint64_t extra = 0, dyn_bits = 3 + 5 + 5 + 4 + 3 * hclen, fixed_bits = 3;
+    for (size_t k = 0; k < nrle; k++)
+        dyn_bits += cl_len[rle_sym[k]] + rle_extra_bits[rle_sym[k]];
+    for (unsigned s = 0; s < LITLEN_SYMS; s++) {
+        uint64_t f = st->lit_freq[s];
+        dyn_bits += f * dyn.lit_len[s];
+        fixed_bits += f * (s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8);
+        if (s > END_OF_BLOCK)
+            extra += f * len_extra[s - 257];
+    }
+    for (unsigned d = 0; d < DIST_SYMS; d++) {
+        uint64_t f = st->dist_freq[d];
+        dyn_bits += f * dyn.dist_len[d];
+        fixed_bits += f * 5;
+        extra += f * dist_extra[d];
+    }
+    dyn_bits += extra;
+    fixed_bits += extra;
+    /* Stored: the first header is padded from where the writer stands, the
+     * others from a byte boundary (3 + 5 bits). */
+    uint64_t parts = len ? (len + STORED_MAX - 1) / STORED_MAX : 1;
+    uint64_t stored_bits = ((w->n + 3 + 7) & ~7u) - w->n + 8 * (parts - 1) + 32 * parts + 8 * (uint64_t)len;
+
+    if (stored_bits <= dyn_bits && stored_bits <= fixed_bits) {
+        if (!has_room(w, stored_bits))
+            goto out;
+        write_stored(w, data, len, last);
+    } else if (fixed_bits <= dyn_bits) {
+        if (!has_room(w, fixed_bits))
+            goto out;
+        fixed_huffman(&fixed);
+        put_bits(w, (uint32_t)last | 1 << 1, 3);
+        write_symbols(w, &fixed, st->syms, nsyms);
+    } else {
+        if (!has_room(w, dyn_bits))
+            goto out;
+        make_codes(dyn.lit_len, LITLEN_SYMS, dyn.lit_code);
+        make_codes(dyn.dist_len, DIST_SYMS, dyn.dist_code);
+        make_codes(cl_len, CODELEN_SYMS, cl_code);
+        put_bits(w, (uint32_t)last | 2 << 1, 3);
+        put_bits(w, hlit - 257, 5);
+        put_bits(w, hdist - 1, 5);
+        put_bits(w, hclen - 4, 4);
+        flush_bits(w);
+        for (unsigned k = 0; k < hclen; k++) {
+            put_bits(w, cl_len[codelen_order[k]], 3);
+            flush_bits(w);
+        }
+        for (size_t k = 0; k < nrle; k++) {
+            put_bits(w, cl_code[rle_sym[k]], cl_len[rle_sym[k]]);
+            put_bits(w, rle_extra[k], rle_extra_bits[rle_sym[k]]);
+            flush_bits(w);
+        }
+        write_symbols(w, &dyn, st->syms, nsyms);
+    }
+    rc = KF_OK;
+out:
+    memset(st->lit_freq, 0, sizeof st->lit_freq);
+    memset(st->dist_freq, 0, sizeof st->dist_freq);
+    return rc;
+}
+
+/* Greedy parse of base[start..total) with base[0..start) as the window's
+ * history, one block per BLOCK_SYMS symbols. */
+static int compress(struct state *st, struct writer *w, const unsigned char *base, size_t start, size_t total,
+                    int final)
+{
+    size_t i = start, block_start = start, nsyms = 0;
+    int rc = KF_OK;
+    for (size_t j = 0; j < start && j + MIN_MATCH <= total; j++)
+        insert(st, base, j);
+    while (i < total) {
+        if (i + MIN_MATCH <= total) {
+            uint32_t seq = load32(base + i);
+            uint32_t *bucket = &st->table[hash4(seq) * HASH_WAYS];
+            uint32_t cur = (uint32_t)i + BIAS;
+            uint32_t d0 = cur - bucket[0], d1 = cur - bucket[1], dist = 0;
+            size_t max = total - i < MAX_MATCH ? total - i : MAX_MATCH, len = 0;
+            bucket[1] = bucket[0];
+            bucket[0] = cur;
+            if (d0 - 1 < WINDOW && load32(base + i - d0) == seq) {
+                len = match_len(base + i, base + i - d0, max);
+                dist = d0;
+            }
+            if (len < max && d1 - 1 < WINDOW && load32(base + i - d1) == seq) {
+                size_t len1 = match_len(base + i, base + i - d1, max);
+                if (len1 > len) {
+                    len = len1;
+                    dist = d1;
+                }
+            }
+            if (len) {
+                st->syms[nsyms++] = match_symbol(st, len, dist);
+                if (len <= INSERT_MAX)
+                    for (size_t j = i + 1; j < i + len && j + MIN_MATCH <= total; j++)
+                        insert(st, base, j);
+                i += len;
+                goto next;
+            }
+        }
+        st->syms[nsyms++] = base[i];
+        st->lit_freq[base[i]]++;
+        i++;
+    next:
+        if (nsyms == BLOCK_SYMS) {
+            rc = write_block(st, w, base + block_start, i - block_start, nsyms, final && i == total);
+            if (rc)
+                return rc;
+            block_start = i;
+            nsyms = 0;
+        }
+    }
+    if (nsyms)
+        rc = write_block(st, w, base + block_start, i - block_start, nsyms, final);
+    return rc;
+}
+
+size_t kf_deflate_bound(size_t len)
+{
+    /* Every block costs at most its stored form: 5 bytes a 64 KiB part, a
+     * partial byte; every block but the last covers >= BLOCK_SYMS bytes.
+     * Then the closing empty block, padding and the writer's 8-byte stores. */
+    return len + len / STORED_MAX * 5 + (len / BLOCK_SYMS + 1) * 11 + 32;
+}
+
+int kf_deflate_chunk(const unsigned char *in, size_t len, size_t dict_len, int final, unsigned char *out,
+                     size_t cap, size_t *out_len)
+{
+    struct writer w = {.p = out, .end = out + cap};
+    int rc = KF_EINVAL;
+    *out_len = 0;
+    if (len > KF_DEFLATE_CHUNK_MAX || dict_len > KF_DEFLATE_DICT_MAX)
+        return rc;
+    struct state *st = calloc(1, sizeof *st);
+    if (!st)
+        return KF_ENOMEM;
+    if (len) {
+        rc = compress(st, &w, in - dict_len, dict_len, dict_len + len, final);
+        if (rc)
+            goto out;
+    } else if (final) {
+        rc = KF_ETOOBIG;
+        if (!has_room(&w, 10))
+            goto out;
+        put_bits(&w, 1 | 1 << 1, 3); /* a final fixed block with just its end */
+        put_bits(&w, 0, 7);
+    }
+    rc = KF_ETOOBIG;
+    if (!has_room(&w, 3 + 7 + 32))
+        goto out;
+    if (!final) {
+        put_bits(&w, 0, 3); /* the sync flush: an empty stored block */
+        align_bits(&w);
+        put_bits(&w, 0xffff0000u, 32);
+    }
+    align_bits(&w);
+    *out_len = (size_t)(w.p - out);
+    rc = KF_OK;
+out:
+    free(st);
+    return rc;
+}
