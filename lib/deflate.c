@@ -10,17 +10,25 @@
 #define WINDOW 32768
 #define MIN_MATCH 4
 #define MAX_MATCH 258
+#ifndef HASH_BITS
 #define HASH_BITS 15
+#endif
+#ifndef HASH_WAYS
 #define HASH_WAYS 2
+#endif
 /* Table entries hold position + BIAS, so an empty entry (0) is always
  * farther away than the window. */
 #define BIAS (WINDOW + 1)
 /* Symbols per block: smaller adapts the codes to Go binaries' sections
  * better, larger spends less on block headers. */
+#ifndef BLOCK_SYMS
 #define BLOCK_SYMS 16384
+#endif
 /* Positions inside a match are hashed only for matches this short (zlib's
  * level 1 does the same with 4): long matches skip ahead cheaply. */
+#ifndef INSERT_MAX
 #define INSERT_MAX 4
+#endif
 #define LITLEN_SYMS 286
 #define DIST_SYMS 30
 #define CODELEN_SYMS 19
@@ -121,7 +129,9 @@ static inline uint32_t hash4(uint32_t seq)
 static inline void insert(struct state *st, const unsigned char *base, size_t pos)
 {
     uint32_t *bucket = &st->table[hash4(load32(base + pos)) * HASH_WAYS];
+#if HASH_WAYS == 2
     bucket[1] = bucket[0];
+#endif
     bucket[0] = (uint32_t)pos + BIAS;
 }
 
@@ -289,12 +299,16 @@ static void make_codes(const uint8_t *len, unsigned n, uint16_t *code)
 
 static void fixed_huffman(struct huffman *h)
 {
-    for (unsigned s = 0; s < LITLEN_SYMS; s++)
-        h->lit_len[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
-    /* Symbols 286 and 287 take part in the fixed code but are never sent:
-     * with lengths 8 they sort after 285, so 0..285 get the right codes. */
+    /* 286 and 287 are never sent but take part in the code: without them
+     * the 9-bit codes of literals 144..255 would come out wrong. */
+    uint8_t lit_len[288];
+    uint16_t lit_code[288];
+    for (unsigned s = 0; s < 288; s++)
+        lit_len[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
+    make_codes(lit_len, 288, lit_code);
+    memcpy(h->lit_len, lit_len, sizeof h->lit_len);
+    memcpy(h->lit_code, lit_code, sizeof h->lit_code);
     memset(h->dist_len, 5, sizeof h->dist_len);
-    make_codes(h->lit_len, LITLEN_SYMS, h->lit_code);
     make_codes(h->dist_len, DIST_SYMS, h->dist_code);
 }
 
@@ -501,14 +515,18 @@ static int compress(struct state *st, struct writer *w, const unsigned char *bas
             uint32_t seq = load32(base + i);
             uint32_t *bucket = &st->table[hash4(seq) * HASH_WAYS];
             uint32_t cur = (uint32_t)i + BIAS;
-            uint32_t d0 = cur - bucket[0], d1 = cur - bucket[1], dist = 0;
+            uint32_t d0 = cur - bucket[0], dist = 0;
             size_t max = total - i < MAX_MATCH ? total - i : MAX_MATCH, len = 0;
+#if HASH_WAYS == 2
+            uint32_t d1 = cur - bucket[1];
             bucket[1] = bucket[0];
+#endif
             bucket[0] = cur;
             if (d0 - 1 < WINDOW && load32(base + i - d0) == seq) {
                 len = match_len(base + i, base + i - d0, max);
                 dist = d0;
             }
+#if HASH_WAYS == 2
             if (len < max && d1 - 1 < WINDOW && load32(base + i - d1) == seq) {
                 size_t len1 = match_len(base + i, base + i - d1, max);
                 if (len1 > len) {
@@ -516,6 +534,7 @@ static int compress(struct state *st, struct writer *w, const unsigned char *bas
                     dist = d1;
                 }
             }
+#endif
             if (len) {
                 st->syms[nsyms++] = match_symbol(st, len, dist);
                 if (len <= INSERT_MAX)
