@@ -284,6 +284,16 @@ static void build_lengths(const uint32_t *freq, unsigned n, unsigned limit, uint
             len[key[i++] & 511] = (uint8_t)b;
 }
 
+/* Tests check the limiting on frequencies that no parse is sure to give. */
+#ifndef KF_TESTABLE
+#define KF_TESTABLE static __attribute__((unused))
+#endif
+KF_TESTABLE void kf_deflate_code_lengths(const uint32_t *freq, unsigned n, unsigned limit, uint8_t *len);
+KF_TESTABLE void kf_deflate_code_lengths(const uint32_t *freq, unsigned n, unsigned limit, uint8_t *len)
+{
+    build_lengths(freq, n, limit, len);
+}
+
 static uint16_t reverse_bits(unsigned code, unsigned n)
 {
     code = (code & 0x5555) << 1 | (code >> 1 & 0x5555);
