@@ -1,5 +1,6 @@
-/* Deterministic gzip (no name, mtime 0, OS "unknown") with zlib, compressed
- * pigz-style in independent 1 MiB chunks so threads can share the work. */
+/* Deterministic gzip (no name, mtime 0, OS "unknown"), compressed pigz-style
+ * in independent 512 KiB chunks so threads can share the work: our own
+ * deflate (deflate.c) at level 1, zlib at levels 2..9. */
 #ifndef KF_GZIP_H
 #define KF_GZIP_H
 
@@ -9,9 +10,14 @@
 
 /* Each chunk is deflated on its own, primed with the previous chunk's last
  * 32 KiB and ended with a sync flush: the output depends on the data and the
- * level only, never on the thread count. */
-#define KF_GZIP_CHUNK ((size_t)1 << 20)
-/* zlib level 1: on Go binaries here 2.6-3.6x faster than level 6 for 5-9% more bytes. */
+ * level only, never on the thread count. 512 KiB: a 4-7 MB layer on 2
+ * threads is split within ~55/45 (1 MiB: up to 60/40, 5 chunks on 2
+ * threads), for ~2% more CPU than 1 MiB (256 KiB: ~7%, re-priming 32 KiB of
+ * dictionary a chunk). */
+#define KF_GZIP_CHUNK ((size_t)1 << 19)
+/* Level 1 is kf_deflate: on Go binaries here ~3x faster than zlib's level 1
+ * for 1-2% more bytes (bench/deflate.sh). Levels 2..9 are zlib's (level 6,
+ * for source archives, is another ~2.5x slower for 5-9% fewer bytes). */
 #define KF_GZIP_LEVEL_DEFAULT 1
 
 /* Append the gzip of data[0..len) to out. level 1..9; threads 0 means one

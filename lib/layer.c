@@ -20,7 +20,7 @@
 #define KODATA_ROOT "/var/run/ko"
 #define MAX_DIR_ENTRIES ((size_t)1 << 20)
 /* Part of every cache key: bump when the tar layout or compression changes. */
-#define CACHE_VERSION "kofarm-layer-cache 1"
+#define CACHE_VERSION "kofarm-layer-cache 2" /* 2: level 1 is kf_deflate, no longer zlib */
 #define CACHE_MAGIC "KFLAYER1 "
 
 void kf_layer_free(struct kf_layer *l)

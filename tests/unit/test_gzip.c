@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "deflate.h"
 #include "gzip.h"
 
 /* Half text-like (compressible), half pseudo-random (not). */
@@ -141,4 +142,45 @@ Test(gzip, appends_to_existing_content)
     cr_expect_eq(memcmp(out.data + 6, alone.data, alone.len), 0);
     kf_buf_free(&out);
     kf_buf_free(&alone);
+}
+
+/* The default level is kf_deflate in the pigz layout: the member is exactly
+ * the header, each chunk's kf_deflate_chunk output (primed with the 32 KiB
+ * before it, the last one final) and the trailer; zlib's gunzip reads it. */
+Test(gzip, default_level_is_kf_deflate_in_chunks)
+{
+    struct kf_buf bin;
+    char err[KF_ERRLEN];
+    kf_buf_init(&bin, 0);
+    cr_assert_eq(kf_buf_read_file(&bin, "/proc/self/exe", err), 0, "%s", err);
+    size_t len = bin.len < 3 * KF_GZIP_CHUNK + 1000 ? bin.len : 3 * KF_GZIP_CHUNK + 1000;
+    struct kf_buf gz, two, plain, expect;
+    gz_compress(bin.data, len, KF_GZIP_LEVEL_DEFAULT, 1, &gz);
+    gz_compress(bin.data, len, KF_GZIP_LEVEL_DEFAULT, 2, &two);
+    cr_expect(gz.len == two.len && memcmp(gz.data, two.data, gz.len) == 0, "2 threads changed the bytes");
+    kf_buf_init(&plain, 0);
+    gunzip(&gz, &plain);
+    cr_assert_eq(plain.len, len);
+    cr_expect_eq(memcmp(plain.data, bin.data, len), 0);
+
+    kf_buf_init(&expect, 0);
+    cr_assert_eq(kf_buf_append(&expect, gz.data, 10), 0);
+    for (size_t off = 0; off < len; off += KF_GZIP_CHUNK) {
+        size_t n = len - off < KF_GZIP_CHUNK ? len - off : KF_GZIP_CHUNK, out_len;
+        size_t cap = kf_deflate_bound(n);
+        unsigned char *z = malloc(cap);
+        cr_assert_not_null(z);
+        cr_assert_eq(kf_deflate_chunk(bin.data + off, n, off < 32768 ? off : 32768, off + n == len, z, cap, &out_len),
+                     0);
+        cr_assert_eq(kf_buf_append(&expect, z, out_len), 0);
+        free(z);
+    }
+    cr_assert_eq(kf_buf_append(&expect, gz.data + gz.len - 8, 8), 0);
+    cr_expect_eq(expect.len, gz.len);
+    cr_expect(expect.len == gz.len && memcmp(expect.data, gz.data, gz.len) == 0, "not kf_deflate's chunks");
+    kf_buf_free(&expect);
+    kf_buf_free(&plain);
+    kf_buf_free(&two);
+    kf_buf_free(&gz);
+    kf_buf_free(&bin);
 }
