@@ -210,6 +210,26 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
     return kf_go_build(&g, err);
 }
 
+/* kf_base_image_get on a thread of its own, in the task's log sink. */
+struct base_fetch {
+    struct kf_registry *reg;
+    const struct kf_base *base;
+    size_t entry;
+    struct kf_base_image *out;
+    kf_log_fn log_fn;
+    void *log_ctx;
+    int rc;
+    char err[KF_ERRLEN];
+};
+
+static void *base_fetch_thread(void *arg)
+{
+    struct base_fetch *f = arg;
+    kf_log_set_thread_sink(f->log_fn, f->log_ctx);
+    f->rc = kf_base_image_get(f->reg, f->base, f->entry, f->out, f->err);
+    return NULL;
+}
+
 /* Annotations for a platform image: base name and digest, then the user's. */
 static int manifest_annotations(const struct kf_plan *plan, const struct kf_target *t, const char *base_digest,
                                 char ***out, size_t *n)
@@ -252,10 +272,21 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
     kf_buf_init(&manifest, 0);
     binpath[0] = dir[0] = 0;
 
-    rc = kf_base_image_get(plan->reg, t->base, t->sel[k], &bi, err);
-    if (rc)
-        goto out;
-    const struct kf_platform *p = &bi.platform;
+    /* The base's manifest and config come while go builds: the build needs
+     * only the platform, which the base's index already gave. */
+    struct base_fetch fetch = {.reg = plan->reg, .base = t->base, .entry = t->sel[k], .out = &bi};
+    kf_log_get_thread_sink(&fetch.log_fn, &fetch.log_ctx);
+    pthread_t fetcher;
+    int fetching = !o->prebuilt_binary && !t->base->scratch &&
+                   pthread_create(&fetcher, NULL, base_fetch_thread, &fetch) == 0;
+    if (!fetching) {
+        base_fetch_thread(&fetch);
+        if ((rc = fetch.rc)) {
+            memcpy(err, fetch.err, KF_ERRLEN);
+            goto out;
+        }
+    }
+    const struct kf_platform *p = &t->base->entries[t->sel[k]].platform;
     kf_platform_format(p, pname, sizeof pname);
     t->plats[k].platform = *p;
 
@@ -273,6 +304,14 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
         }
         kf_logf("Building %s for %s", t->importpath, pname);
         rc = build_binary(plan, t, p, binpath, err);
+        if (fetching) {
+            pthread_join(fetcher, NULL);
+            fetching = 0;
+            if (fetch.rc) { /* the base's error first, as when it was fetched before building */
+                rc = fetch.rc;
+                memcpy(err, fetch.err, KF_ERRLEN);
+            }
+        }
         if (rc)
             goto out;
         binary = binpath;
@@ -339,6 +378,8 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
     t->manifest_bytes[k] = kf_buf_steal(&manifest, NULL);
     kf_logf("Built %s for %s: %s", t->importpath, pname, t->manifests[k].digest);
 out:
+    if (fetching)
+        pthread_join(fetcher, NULL);
     if (binpath[0])
         unlink(binpath);
     if (dir[0])
