@@ -25,6 +25,7 @@ struct chunk {
     size_t out_len;
     unsigned long crc;
     int rc;
+    int done;                /* under job.lock when streaming */
 };
 
 struct job {
@@ -32,6 +33,9 @@ struct job {
     size_t n;
     int level;
     atomic_size_t next;      /* next chunk to take */
+    int streaming;           /* workers announce finished chunks on cond */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
 };
 
 static void own_deflate_chunk(struct chunk *c)
@@ -97,8 +101,15 @@ static void *worker(void *arg)
 {
     struct job *j = arg;
     size_t i;
-    while ((i = atomic_fetch_add(&j->next, 1)) < j->n)
+    while ((i = atomic_fetch_add(&j->next, 1)) < j->n) {
         deflate_chunk(&j->chunks[i], j->level);
+        if (j->streaming) {
+            pthread_mutex_lock(&j->lock);
+            j->chunks[i].done = 1;
+            pthread_cond_broadcast(&j->cond);
+            pthread_mutex_unlock(&j->lock);
+        }
+    }
     return NULL;
 }
 
@@ -127,7 +138,17 @@ static void run_job(struct job *j, int threads)
         pthread_join(tids[t], NULL);
 }
 
-int kf_gzip_compress(const void *data, size_t len, int level, int threads, struct kf_buf *out, char *err)
+/* Appends piece to out and, while emit has not refused once, hands it on. */
+static int put_piece(struct kf_buf *out, const void *piece, size_t n, kf_gzip_emit_fn emit, void *ctx, int *emitting)
+{
+    int rc = kf_buf_append(out, piece, n);
+    if (!rc && *emitting && emit(ctx, piece, n) != 0)
+        *emitting = 0;
+    return rc;
+}
+
+static int gzip_run(const void *data, size_t len, int level, int threads, struct kf_buf *out, kf_gzip_emit_fn emit,
+                    void *ctx, char *err)
 {
     int rc;
     if (level < 1 || level > 9)
@@ -138,7 +159,7 @@ int kf_gzip_compress(const void *data, size_t len, int level, int threads, struc
         threads = MAX_THREADS;
 
     const unsigned char *in = data;
-    struct job j = {.n = len == 0 ? 1 : (len - 1) / KF_GZIP_CHUNK + 1, .level = level};
+    struct job j = {.n = len == 0 ? 1 : (len - 1) / KF_GZIP_CHUNK + 1, .level = level, .streaming = emit != NULL};
     atomic_init(&j.next, 0);
     j.chunks = calloc(j.n, sizeof *j.chunks);
     if (!j.chunks)
@@ -151,30 +172,63 @@ int kf_gzip_compress(const void *data, size_t len, int level, int threads, struc
         c->dict_len = off < DICT_SIZE ? off : DICT_SIZE;
         c->last = i == j.n - 1;
     }
-    run_job(&j, threads);
-
-    size_t total = 18; /* 10-byte header, 8-byte trailer */
-    rc = KF_OK;
-    for (size_t i = 0; i < j.n && !rc; i++) {
-        rc = j.chunks[i].rc;
-        total += j.chunks[i].out_len;
-    }
-    if (rc) {
-        rc = kf_fail(err, rc, "gzip: deflate failed");
-        goto out;
-    }
-    rc = kf_buf_reserve(out, total);
-    if (rc) {
-        rc = kf_fail(err, rc, "gzip: output larger than %zu bytes", out->max);
-        goto out;
-    }
     /* Magic, deflate, no flags, mtime 0, XFL as Go sets it, OS unknown. */
     unsigned char header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level == 9 ? 2 : level == 1 ? 4 : 0, 0xff};
     unsigned long crc = crc32(0, NULL, 0);
-    rc = kf_buf_append(out, header, sizeof header);
+    int emitting = emit != NULL;
+    size_t start = out->len;
+    rc = KF_OK;
+    if (!emit) {
+        run_job(&j, threads);
+        size_t total = 18; /* 10-byte header, 8-byte trailer */
+        for (size_t i = 0; i < j.n && !rc; i++) {
+            rc = j.chunks[i].rc;
+            total += j.chunks[i].out_len;
+        }
+        if (rc) {
+            rc = kf_fail(err, rc, "gzip: deflate failed");
+            goto out;
+        }
+        if ((rc = kf_buf_reserve(out, total))) {
+            rc = kf_fail(err, rc, "gzip: output larger than %zu bytes", out->max);
+            goto out;
+        }
+    }
+    rc = put_piece(out, header, sizeof header, emit, ctx, &emitting);
+
+    /* Streaming: every worker compresses while this thread hands the chunks
+     * on in order as they are done (emit is usually a network send). */
+    pthread_t tids[MAX_THREADS];
+    int started = 0;
+    if (emit) {
+        pthread_mutex_init(&j.lock, NULL);
+        pthread_cond_init(&j.cond, NULL);
+        for (int t = 0; t < threads && (size_t)t < j.n; t++)
+            if (pthread_create(&tids[started], NULL, worker, &j) == 0)
+                started++;
+        if (!started)
+            worker(&j);
+    }
     for (size_t i = 0; i < j.n && !rc; i++) {
-        crc = i == 0 ? j.chunks[i].crc : crc32_combine(crc, j.chunks[i].crc, (z_off_t)j.chunks[i].in_len);
-        rc = kf_buf_append(out, j.chunks[i].out, j.chunks[i].out_len);
+        struct chunk *c = &j.chunks[i];
+        if (emit) {
+            pthread_mutex_lock(&j.lock);
+            while (!c->done)
+                pthread_cond_wait(&j.cond, &j.lock);
+            pthread_mutex_unlock(&j.lock);
+            if (c->rc) {
+                rc = kf_fail(err, c->rc, "gzip: deflate failed");
+                break;
+            }
+        }
+        crc = i == 0 ? c->crc : crc32_combine(crc, c->crc, (z_off_t)c->in_len);
+        rc = put_piece(out, c->out, c->out_len, emit, ctx, &emitting);
+    }
+    if (emit) {
+        for (int t = 0; t < started; t++)
+            pthread_join(tids[t], NULL);
+        pthread_mutex_destroy(&j.lock);
+        pthread_cond_destroy(&j.cond);
     }
     unsigned char trailer[8];
     for (int b = 0; b < 4; b++) {
@@ -182,12 +236,27 @@ int kf_gzip_compress(const void *data, size_t len, int level, int threads, struc
         trailer[4 + b] = (unsigned char)((unsigned long long)len >> (8 * b)); /* ISIZE: len mod 2^32 */
     }
     if (!rc)
-        rc = kf_buf_append(out, trailer, sizeof trailer);
-    if (rc)
+        rc = put_piece(out, trailer, sizeof trailer, emit, ctx, &emitting);
+    if (rc == KF_ETOOBIG || rc == KF_ENOMEM)
         rc = kf_fail(err, rc, "gzip: output larger than %zu bytes", out->max);
+    if (rc)
+        out->len = start;
 out:
     for (size_t i = 0; i < j.n; i++)
         free(j.chunks[i].out);
     free(j.chunks);
     return rc;
+}
+
+int kf_gzip_compress(const void *data, size_t len, int level, int threads, struct kf_buf *out, char *err)
+{
+    return gzip_run(data, len, level, threads, out, NULL, NULL, err);
+}
+
+int kf_gzip_compress_stream(const void *data, size_t len, int level, int threads, struct kf_buf *out,
+                            kf_gzip_emit_fn emit, void *ctx, char *err)
+{
+    if (!emit)
+        return kf_fail(err, KF_EINVAL, "gzip: no emit function");
+    return gzip_run(data, len, level, threads, out, emit, ctx, err);
 }

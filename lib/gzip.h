@@ -26,4 +26,14 @@
 int kf_gzip_compress(const void *data, size_t len, int level, int threads, struct kf_buf *out,
                      char *err) KF_MUST_CHECK;
 
+/* Called with the gzip's bytes in order, as they are made; nonzero means
+ * "no more, thanks" (compression goes on, out still gets everything). */
+typedef int (*kf_gzip_emit_fn)(void *ctx, const void *data, size_t len);
+
+/* kf_gzip_compress, the same bytes, but `threads` worker threads compress
+ * while the calling thread passes each finished piece to emit, so that
+ * sending the gzip overlaps making it. */
+int kf_gzip_compress_stream(const void *data, size_t len, int level, int threads, struct kf_buf *out,
+                            kf_gzip_emit_fn emit, void *ctx, char *err) KF_MUST_CHECK;
+
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,25 +380,47 @@ out:
 
 /* ---- compression and cache ---- */
 
+/* The hashing that can go on while threads compress: this thread hashes
+ * the tar (when its digest is not known yet), then the gzip's pieces in
+ * order as kf_gzip_compress_stream hands them over. */
+struct hashing {
+    const unsigned char *tar;
+    size_t tar_len;
+    char *diff_id;          /* filled on the first piece when tar is set */
+    struct kf_sha256 gz;
+};
+
+static int hash_piece(void *ctx, const void *data, size_t len)
+{
+    struct hashing *h = ctx;
+    if (h->tar) {
+        kf_sha256_digest(h->tar, h->tar_len, h->diff_id);
+        h->tar = NULL;
+    }
+    kf_sha256_update(&h->gz, data, len);
+    return 0;
+}
+
 /* gzip of tar and both digests; diff_id is passed when already known. */
 static int compress_tar(const unsigned char *tar, size_t len, const char *diff_id, struct kf_layer *out, char *err)
 {
     struct kf_buf gz;
+    struct hashing h = {.tar = diff_id ? NULL : tar, .tar_len = len, .diff_id = out->diff_id};
     memset(out, 0, sizeof *out);
     if (len > SIZE_MAX / 2)
         return kf_fail(err, KF_ETOOBIG, "layer too large");
+    if (kf_sha256_init(&h.gz) != KF_OK)
+        return kf_fail(err, KF_ENOMEM, "out of memory (sha256)");
     /* Stored blocks bound deflate's growth to ~0.03%, plus framing per chunk. */
     kf_buf_init(&gz, len + len / 64 + ((size_t)1 << 16));
-    int rc = kf_gzip_compress(tar, len, KF_GZIP_LEVEL_DEFAULT, 0, &gz, err);
+    int rc = kf_gzip_compress_stream(tar, len, KF_GZIP_LEVEL_DEFAULT, 0, &gz, hash_piece, &h, err);
+    kf_sha256_final(&h.gz, out->digest);
     if (rc) {
         kf_buf_free(&gz);
         return rc;
     }
-    kf_sha256_digest(gz.data, gz.len, out->digest);
     if (diff_id)
         memcpy(out->diff_id, diff_id, KF_DIGEST_LEN);
-    else
-        kf_sha256_digest(tar, len, out->diff_id);
     out->blob = kf_buf_steal(&gz, &out->blob_len);
     return KF_OK;
 }
@@ -590,6 +613,83 @@ out:
     free(header);
 }
 
+/* Entries written in the background (kf_layer_binary_lazy): the build goes
+ * on pushing while the blob goes to disk; kf_layer_cache_wait joins them. */
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t store_cond = PTHREAD_COND_INITIALIZER;
+static size_t stores_pending;
+
+struct store_job {
+    char *cache_dir, *path, *index;
+    char key[65], diff_id[KF_DIGEST_LEN];
+    struct kf_layer layer; /* its own copy of the blob */
+};
+
+static void stat_index_store(const char *path, const char *diff_id);
+
+static void *store_thread(void *arg)
+{
+    struct store_job *sj = arg;
+    cache_store(sj->cache_dir, sj->path, sj->key, &sj->layer);
+    if (sj->index)
+        stat_index_store(sj->index, sj->diff_id);
+    kf_layer_free(&sj->layer);
+    free(sj->cache_dir);
+    free(sj->path);
+    free(sj->index);
+    free(sj);
+    pthread_mutex_lock(&store_lock);
+    if (--stores_pending == 0)
+        pthread_cond_broadcast(&store_cond);
+    pthread_mutex_unlock(&store_lock);
+    return NULL;
+}
+
+/* 1 when a background thread took the store over. */
+static int store_in_background(const char *cache_dir, const char *path, const char *key, const struct kf_layer *l,
+                               const char *index, const char *diff_id)
+{
+    struct store_job *sj = calloc(1, sizeof *sj);
+    if (!sj)
+        return 0;
+    sj->cache_dir = strdup(cache_dir);
+    sj->path = strdup(path);
+    sj->index = index ? strdup(index) : NULL;
+    sj->layer = *l;
+    sj->layer.cache_entry = NULL;
+    sj->layer.blob = malloc(l->blob_len ? l->blob_len : 1);
+    memcpy(sj->key, key, sizeof sj->key);
+    memcpy(sj->diff_id, diff_id, KF_DIGEST_LEN);
+    pthread_attr_t attr;
+    pthread_t tid;
+    int started = 0;
+    if (sj->cache_dir && sj->path && (!index || sj->index) && sj->layer.blob && pthread_attr_init(&attr) == 0) {
+        memcpy(sj->layer.blob, l->blob, l->blob_len);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_mutex_lock(&store_lock);
+        started = pthread_create(&tid, &attr, store_thread, sj) == 0;
+        stores_pending += (size_t)started;
+        pthread_mutex_unlock(&store_lock);
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        kf_layer_free(&sj->layer);
+        free(sj->cache_dir);
+        free(sj->path);
+        free(sj->index);
+        free(sj);
+    }
+    return started;
+}
+
+void kf_layer_cache_wait(void)
+{
+    pthread_mutex_lock(&store_lock);
+    while (stores_pending)
+        pthread_cond_wait(&store_cond, &store_lock);
+    pthread_mutex_unlock(&store_lock);
+}
+
 /* The stat index: one small file per (file identity, app path) holding the
  * diff_id of the layer that file made, so an unchanged binary is neither
  * read nor hashed again. Any write moves ctime, and nothing but the system
@@ -638,6 +738,7 @@ static void stat_index_store(const char *path, const char *diff_id)
 static int layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, int lazy,
                         struct kf_layer *out, char *err)
 {
+    /* lazy callers (a build) also let the new entry be written meanwhile. */
     int rc;
     struct kf_buf tar;
     struct stat st;
@@ -675,6 +776,8 @@ static int layer_binary(const char *binary_path, const char *app_path, const cha
     }
     rc = compress_tar(tar.data, tar.len, cache_dir ? diff_id : NULL, out, err);
     if (rc || !path)
+        goto out;
+    if (lazy && store_in_background(cache_dir, path, key, out, index, diff_id))
         goto out;
     cache_store(cache_dir, path, key, out);
 indexed:

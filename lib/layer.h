@@ -59,9 +59,14 @@ int kf_layer_binary(const char *binary_path, const char *app_path, const char *c
 /* kf_layer_binary, except that a stat-index hit (the binary unchanged
  * since it was last layered) reads only the cache entry's header: digests
  * and blob_len are set, blob stays NULL until kf_layer_load_blob. A push
- * that finds the image already in place then never reads the blob. */
+ * that finds the image already in place then never reads the blob. A new
+ * entry is written by a background thread (the push need not wait for the
+ * disk); kf_layer_cache_wait waits for every such write. */
 int kf_layer_binary_lazy(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
                          char *err) KF_MUST_CHECK;
+
+/* Returns once every background cache write has ended. Thread-safe. */
+void kf_layer_cache_wait(void);
 
 /* Reads a lazy layer's blob from its cache entry, checking the entry's
  * sha256 and that it still holds the digest announced; no-op when blob is

@@ -184,3 +184,59 @@ Test(gzip, default_level_is_kf_deflate_in_chunks)
     kf_buf_free(&gz);
     kf_buf_free(&bin);
 }
+
+struct emitted {
+    struct kf_buf bytes;
+    size_t calls, refuse_after; /* 0: never refuse */
+};
+
+static int collect(void *ctx, const void *data, size_t len)
+{
+    struct emitted *e = ctx;
+    cr_assert_eq(kf_buf_append(&e->bytes, data, len), 0);
+    return e->refuse_after && ++e->calls >= e->refuse_after;
+}
+
+/* Streaming gives the same gzip, handed on in order; a refusing emit stops
+ * being called while the output is still made whole. */
+Test(gzip, stream_emits_the_same_bytes_in_order)
+{
+    static const size_t sizes[] = {0, 1, KF_GZIP_CHUNK - 1, KF_GZIP_CHUNK, 3 * KF_GZIP_CHUNK + 12345};
+    char err[KF_ERRLEN] = "";
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *data = sample(sizes[i] ? sizes[i] : 1);
+        for (int threads = 1; threads <= 3; threads++) {
+            struct kf_buf plain, streamed;
+            struct emitted e = {.refuse_after = 0};
+            kf_buf_init(&plain, 0);
+            kf_buf_init(&streamed, 0);
+            kf_buf_init(&e.bytes, 0);
+            gz_compress(data, sizes[i], KF_GZIP_LEVEL_DEFAULT, 1, &plain);
+            cr_assert_eq(kf_gzip_compress_stream(data, sizes[i], KF_GZIP_LEVEL_DEFAULT, threads, &streamed, collect,
+                                                 &e, err), 0, "%s", err);
+            cr_expect(streamed.len == plain.len && memcmp(streamed.data, plain.data, plain.len) == 0,
+                      "size %zu, %d threads: same gzip", sizes[i], threads);
+            cr_expect(e.bytes.len == plain.len && memcmp(e.bytes.data, plain.data, plain.len) == 0,
+                      "size %zu, %d threads: every byte emitted, in order", sizes[i], threads);
+
+            struct emitted stop = {.refuse_after = 2};
+            struct kf_buf again;
+            kf_buf_init(&again, 0);
+            kf_buf_init(&stop.bytes, 0);
+            cr_assert_eq(kf_gzip_compress_stream(data, sizes[i], KF_GZIP_LEVEL_DEFAULT, threads, &again, collect,
+                                                 &stop, err), 0, "%s", err);
+            cr_expect_eq(stop.calls, 2, "not called after refusing");
+            cr_expect(again.len == plain.len && memcmp(again.data, plain.data, plain.len) == 0);
+            kf_buf_free(&plain);
+            kf_buf_free(&streamed);
+            kf_buf_free(&again);
+            kf_buf_free(&e.bytes);
+            kf_buf_free(&stop.bytes);
+        }
+        free(data);
+    }
+    struct kf_buf out;
+    kf_buf_init(&out, 0);
+    cr_expect_eq(kf_gzip_compress_stream("x", 1, 1, 1, &out, NULL, NULL, err), KF_EINVAL);
+    kf_buf_free(&out);
+}
