@@ -668,7 +668,6 @@ int kf_build_run(const struct kf_build_opts *o, struct kf_build_result **results
     *n_results = o->n_importpaths;
     res = NULL;
 out:
-    kf_layer_cache_wait(); /* a process may exit right after: no cache write is cut short */
     for (size_t i = 0; plan.targets && i < plan.n_targets; i++)
         target_free(&plan.targets[i]);
     free(plan.targets);

@@ -24,8 +24,11 @@
 #define CACHE_VERSION "kofarm-layer-cache 2" /* 2: level 1 is kf_deflate, no longer zlib */
 #define CACHE_MAGIC "KFLAYER1 "
 
+void kf_layer_wait_store(struct kf_layer *l);
+
 void kf_layer_free(struct kf_layer *l)
 {
+    kf_layer_wait_store(l); /* its thread reads blob */
     free(l->blob);
     free(l->cache_entry);
     l->blob = NULL;
@@ -613,16 +616,14 @@ out:
     free(header);
 }
 
-/* Entries written in the background (kf_layer_binary_lazy): the build goes
- * on pushing while the blob goes to disk; kf_layer_cache_wait joins them. */
-static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t store_cond = PTHREAD_COND_INITIALIZER;
-static size_t stores_pending;
-
+/* A new entry written by a thread of its own (kf_layer_binary_lazy) while
+ * the build pushes: it reads the layer's blob in place, so the layer is
+ * freed (kf_layer_free joins the thread) only after it. */
 struct store_job {
+    pthread_t tid;
     char *cache_dir, *path, *index;
     char key[65], diff_id[KF_DIGEST_LEN];
-    struct kf_layer layer; /* its own copy of the blob */
+    struct kf_layer view; /* digests and the borrowed blob */
 };
 
 static void stat_index_store(const char *path, const char *diff_id);
@@ -630,23 +631,22 @@ static void stat_index_store(const char *path, const char *diff_id);
 static void *store_thread(void *arg)
 {
     struct store_job *sj = arg;
-    cache_store(sj->cache_dir, sj->path, sj->key, &sj->layer);
+    cache_store(sj->cache_dir, sj->path, sj->key, &sj->view);
     if (sj->index)
         stat_index_store(sj->index, sj->diff_id);
-    kf_layer_free(&sj->layer);
+    return NULL;
+}
+
+static void store_job_free(struct store_job *sj)
+{
     free(sj->cache_dir);
     free(sj->path);
     free(sj->index);
     free(sj);
-    pthread_mutex_lock(&store_lock);
-    if (--stores_pending == 0)
-        pthread_cond_broadcast(&store_cond);
-    pthread_mutex_unlock(&store_lock);
-    return NULL;
 }
 
-/* 1 when a background thread took the store over. */
-static int store_in_background(const char *cache_dir, const char *path, const char *key, const struct kf_layer *l,
+/* 1 when a thread took the write over (l->store then holds it). */
+static int store_in_background(const char *cache_dir, const char *path, const char *key, struct kf_layer *l,
                                const char *index, const char *diff_id)
 {
     struct store_job *sj = calloc(1, sizeof *sj);
@@ -655,39 +655,28 @@ static int store_in_background(const char *cache_dir, const char *path, const ch
     sj->cache_dir = strdup(cache_dir);
     sj->path = strdup(path);
     sj->index = index ? strdup(index) : NULL;
-    sj->layer = *l;
-    sj->layer.cache_entry = NULL;
-    sj->layer.blob = malloc(l->blob_len ? l->blob_len : 1);
     memcpy(sj->key, key, sizeof sj->key);
     memcpy(sj->diff_id, diff_id, KF_DIGEST_LEN);
-    pthread_attr_t attr;
-    pthread_t tid;
-    int started = 0;
-    if (sj->cache_dir && sj->path && (!index || sj->index) && sj->layer.blob && pthread_attr_init(&attr) == 0) {
-        memcpy(sj->layer.blob, l->blob, l->blob_len);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_mutex_lock(&store_lock);
-        started = pthread_create(&tid, &attr, store_thread, sj) == 0;
-        stores_pending += (size_t)started;
-        pthread_mutex_unlock(&store_lock);
-        pthread_attr_destroy(&attr);
+    memcpy(sj->view.digest, l->digest, KF_DIGEST_LEN);
+    memcpy(sj->view.diff_id, l->diff_id, KF_DIGEST_LEN);
+    sj->view.blob = l->blob;
+    sj->view.blob_len = l->blob_len;
+    if (!sj->cache_dir || !sj->path || (index && !sj->index) ||
+        pthread_create(&sj->tid, NULL, store_thread, sj) != 0) {
+        store_job_free(sj);
+        return 0;
     }
-    if (!started) {
-        kf_layer_free(&sj->layer);
-        free(sj->cache_dir);
-        free(sj->path);
-        free(sj->index);
-        free(sj);
-    }
-    return started;
+    l->store = sj;
+    return 1;
 }
 
-void kf_layer_cache_wait(void)
+void kf_layer_wait_store(struct kf_layer *l)
 {
-    pthread_mutex_lock(&store_lock);
-    while (stores_pending)
-        pthread_cond_wait(&store_cond, &store_lock);
-    pthread_mutex_unlock(&store_lock);
+    if (!l->store)
+        return;
+    pthread_join(l->store->tid, NULL);
+    store_job_free(l->store);
+    l->store = NULL;
 }
 
 /* The stat index: one small file per (file identity, app path) holding the

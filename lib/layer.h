@@ -12,9 +12,12 @@
 #define KF_LAYER_LINK_DEPTH 32          /* directory symlinks followed inside one another */
 #define KF_LAYER_DIR_DEPTH 256          /* nested directories in kodata */
 
+struct store_job;
+
 struct kf_layer {
     unsigned char *blob; size_t blob_len;   /* gzip bytes, owned; NULL while still only in the cache */
     char *cache_entry;                      /* owned: the cache file holding blob, when blob is NULL */
+    struct store_job *store;                /* a background cache write reading blob (layer.c), or NULL */
     char digest[KF_DIGEST_LEN];             /* sha256 of blob */
     char diff_id[KF_DIGEST_LEN];            /* sha256 of the uncompressed tar */
 };
@@ -22,7 +25,7 @@ struct kf_layer {
 /* Every function here is thread-safe: they share no state, never chdir, and
  * only read the environment. */
 
-/* Frees blob; safe on a zeroed struct and twice. */
+/* Waits for its cache write, frees blob; safe on a zeroed struct and twice. */
 void kf_layer_free(struct kf_layer *l);
 
 /* ko's binary layer appended to tar: dir "ko-app" (0555, no mtime), then the
@@ -60,13 +63,13 @@ int kf_layer_binary(const char *binary_path, const char *app_path, const char *c
  * since it was last layered) reads only the cache entry's header: digests
  * and blob_len are set, blob stays NULL until kf_layer_load_blob. A push
  * that finds the image already in place then never reads the blob. A new
- * entry is written by a background thread (the push need not wait for the
- * disk); kf_layer_cache_wait waits for every such write. */
+ * entry is written by a background thread meanwhile (the push need not wait
+ * for the disk); kf_layer_free waits for it. */
 int kf_layer_binary_lazy(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
                          char *err) KF_MUST_CHECK;
 
-/* Returns once every background cache write has ended. Thread-safe. */
-void kf_layer_cache_wait(void);
+/* Returns once the layer's background cache write (if any) has ended. */
+void kf_layer_wait_store(struct kf_layer *l);
 
 /* Reads a lazy layer's blob from its cache entry, checking the entry's
  * sha256 and that it still holds the digest announced; no-op when blob is

@@ -538,7 +538,8 @@ Test(layer, lazy_hit_defers_the_blob)
     path_of(cache, sizeof cache, "lazycache");
     cr_assert_eq(kf_layer_binary_lazy(bin, "/ko-app/app", cache, &full, err), 0, "%s", err);
     cr_assert_not_null(full.blob, "a miss builds the blob");
-    kf_layer_cache_wait(); /* the entry is written in the background */
+    cr_expect_not_null(full.store, "the entry is written in the background");
+    kf_layer_wait_store(&full);
     cr_expect_eq(count_suffix(cache, ".layer"), 1, "stored once the wait returns");
     cr_expect_eq(count_suffix(cache, ".stat"), 1);
 
@@ -571,7 +572,7 @@ Test(layer, lazy_hit_defers_the_blob)
     cr_assert_eq(kf_layer_binary_lazy(bin, "/ko-app/app", cache, &fresh, err), 0, "%s", err);
     cr_expect_not_null(fresh.blob, "rebuilt");
     same_layer(&full, &fresh);
-    kf_layer_cache_wait();
+    kf_layer_wait_store(&fresh);
     struct stat st;
     cr_assert_eq(stat(entry, &st), 0);
     cr_expect_gt(st.st_size, 400, "and stored again");
