@@ -72,6 +72,7 @@ static int find_in_place(struct kf_plan *plan, struct kf_target *t, const char *
 struct blob_job {
     struct kf_sink *sink;
     const struct kf_ref *base;  /* base layer when set */
+    struct kf_reg_upload *session; /* an upload session opened for it early, or NULL */
     const char *digest;
     const void *data;
     size_t len;                 /* own bytes; for a base layer its size */
@@ -85,8 +86,9 @@ static void *blob_thread(void *arg)
 {
     struct blob_job *b = arg;
     kf_log_set_thread_sink(b->log_fn, b->log_ctx);
-    b->rc = b->base ? kf_sink_copy_base_blob(b->sink, b->base, b->digest, b->len, b->err)
-                    : kf_sink_put_blob(b->sink, b->digest, b->data, b->len, b->err);
+    b->rc = b->base      ? kf_sink_copy_base_blob(b->sink, b->base, b->digest, b->len, b->err)
+            : b->session ? kf_reg_upload_blob(b->sink->reg, b->session, b->digest, b->data, b->len, b->err)
+                         : kf_sink_put_blob(b->sink, b->digest, b->data, b->len, b->err);
     return NULL;
 }
 
@@ -117,10 +119,32 @@ static int put_blobs(struct blob_job *jobs, size_t n, char *err)
     return rc;
 }
 
+/* An upload session for the binary layer, opened (POST) while the layer is
+ * compressed: one round trip less after it. */
+struct early_upload {
+    struct kf_sink *sink;       /* the first registry sink, or NULL */
+    struct kf_reg_upload *up;   /* NULL when none could be opened */
+    pthread_t tid;
+    int started;
+    kf_log_fn log_fn;
+    void *log_ctx;
+};
+
+static void *early_upload_thread(void *arg)
+{
+    struct early_upload *e = arg;
+    char ignored[KF_ERRLEN]; /* a failure only means the usual path */
+    kf_log_set_thread_sink(e->log_fn, e->log_ctx);
+    if (kf_reg_upload_start(e->sink->reg, &e->sink->dest, &e->up, ignored) != KF_OK)
+        e->up = NULL;
+    return NULL;
+}
+
 /* Blobs then the manifest into every sink that does not hold it already. */
 static int publish_platform(struct kf_target *t, const struct kf_base_image *bi, const struct kf_layer *bin,
                             const struct kf_blob_desc *cfg_desc, const struct kf_buf *config,
-                            const struct kf_buf *manifest, const char *digest, unsigned in_place, char *err)
+                            const struct kf_buf *manifest, const char *digest, unsigned in_place,
+                            const struct early_upload *early, char *err)
 {
     int rc = KF_OK;
     json_t *layers = bi->manifest ? json_object_get(bi->manifest, "layers") : NULL;
@@ -147,7 +171,8 @@ static int publish_platform(struct kf_target *t, const struct kf_base_image *bi,
         }
         jobs[n++] = (struct blob_job){.sink = sink, .digest = t->kodata.digest, .data = t->kodata.blob,
                                       .len = t->kodata.blob_len};
-        jobs[n++] = (struct blob_job){.sink = sink, .digest = bin->digest, .data = bin->blob, .len = bin->blob_len};
+        jobs[n++] = (struct blob_job){.sink = sink, .digest = bin->digest, .data = bin->blob, .len = bin->blob_len,
+                                      .session = early->sink == sink ? early->up : NULL};
         jobs[n++] = (struct blob_job){.sink = sink, .digest = cfg_desc->digest, .data = config->data,
                                       .len = config->len};
         for (i = 0; i < n; i++) {
@@ -271,6 +296,7 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
     kf_buf_init(&config, 0);
     kf_buf_init(&manifest, 0);
     binpath[0] = dir[0] = 0;
+    struct early_upload early = {.sink = NULL};
 
     /* The base's manifest and config come while go builds: the build needs
      * only the platform, which the base's index already gave. */
@@ -316,7 +342,18 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
             goto out;
         binary = binpath;
     }
+    for (size_t s = 0; s < t->n_sinks && !early.sink; s++)
+        if (!t->sinks[s].layout_dir)
+            early.sink = &t->sinks[s];
+    if (early.sink && !kf_layer_stat_indexed(binary, t->app_path, o->layer_cache_dir)) {
+        kf_log_get_thread_sink(&early.log_fn, &early.log_ctx);
+        early.started = pthread_create(&early.tid, NULL, early_upload_thread, &early) == 0;
+    }
     rc = kf_layer_binary_lazy(binary, t->app_path, o->layer_cache_dir, &bin, err);
+    if (early.started) {
+        pthread_join(early.tid, NULL);
+        early.started = 0;
+    }
     if (rc)
         goto out;
 
@@ -365,7 +402,7 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
         if (rc)
             goto out;
     }
-    rc = publish_platform(t, &bi, &bin, &cfg_desc, &config, &manifest, digest, in_place, err);
+    rc = publish_platform(t, &bi, &bin, &cfg_desc, &config, &manifest, digest, in_place, &early, err);
     if (rc)
         goto out;
     for (size_t s = 0; s < t->n_sinks; s++)
@@ -380,6 +417,9 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
 out:
     if (fetching)
         pthread_join(fetcher, NULL);
+    if (early.started)
+        pthread_join(early.tid, NULL);
+    kf_reg_upload_free(early.up);
     if (binpath[0])
         unlink(binpath);
     if (dir[0])

@@ -779,6 +779,16 @@ out:
     return rc;
 }
 
+int kf_layer_stat_indexed(const char *binary_path, const char *app_path, const char *cache_dir)
+{
+    struct stat st;
+    char diff_id[KF_DIGEST_LEN], *index = NULL;
+    int hit = cache_dir && stat(binary_path, &st) == 0 && S_ISREG(st.st_mode) &&
+              (index = stat_index_path(cache_dir, app_path, &st)) && stat_index_load(index, diff_id);
+    free(index);
+    return hit;
+}
+
 int kf_layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, struct kf_layer *out,
                     char *err)
 {

@@ -71,6 +71,10 @@ int kf_layer_binary_lazy(const char *binary_path, const char *app_path, const ch
 /* Returns once the layer's background cache write (if any) has ended. */
 void kf_layer_wait_store(struct kf_layer *l);
 
+/* 1 when the stat index knows this very file (kf_layer_binary_lazy would
+ * not compress it): a cheap look, for callers that prepare a push. */
+int kf_layer_stat_indexed(const char *binary_path, const char *app_path, const char *cache_dir);
+
 /* Reads a lazy layer's blob from its cache entry, checking the entry's
  * sha256 and that it still holds the digest announced; no-op when blob is
  * set. A vanished or corrupt entry is KF_EIO (the caller builds again). */

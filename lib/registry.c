@@ -415,6 +415,53 @@ int kf_reg_push_blob(struct kf_registry *reg, const struct kf_ref *repo, const c
     }
 }
 
+struct kf_reg_upload {
+    const struct kf_ref *repo; /* borrowed */
+    char *location;            /* the session URL */
+};
+
+int kf_reg_upload_start(struct kf_registry *reg, const struct kf_ref *repo, struct kf_reg_upload **out, char *err)
+{
+    int mounted = 0;
+    *out = NULL;
+    struct kf_reg_upload *up = calloc(1, sizeof *up);
+    if (!up)
+        return kf_fail(err, KF_ENOMEM, "out of memory");
+    int rc = check_repo(repo, err);
+    if (!rc)
+        rc = start_upload(reg, repo, "(being made)", NULL, &up->location, &mounted, err);
+    if (rc) {
+        kf_reg_upload_free(up);
+        return rc;
+    }
+    up->repo = repo;
+    *out = up;
+    return KF_OK;
+}
+
+int kf_reg_upload_blob(struct kf_registry *reg, struct kf_reg_upload *up, const char *digest, const void *data,
+                       size_t len, char *err)
+{
+    int exists = 0, retry = 0;
+    int rc = check_digest(up->repo, digest, err);
+    if (rc || (rc = head_blob(reg, up->repo, digest, "pull,push", &exists, err)) || exists)
+        return rc; /* there already: the session is left to expire */
+    if (!data && len)
+        return kf_fail(err, KF_EINVAL, "push of blob %s: no data", digest);
+    rc = finish_upload(reg, up->repo, up->location, digest, data, len, &retry, err);
+    if (rc && retry) /* a fresh session, with kf_reg_push_blob's retries */
+        rc = kf_reg_push_blob(reg, up->repo, digest, data, len, NULL, err);
+    return rc;
+}
+
+void kf_reg_upload_free(struct kf_reg_upload *up)
+{
+    if (!up)
+        return;
+    free(up->location);
+    free(up);
+}
+
 int kf_reg_mount_blob(struct kf_registry *reg, const struct kf_ref *repo, const char *digest,
                       const struct kf_ref *from, int *mounted, char *err)
 {

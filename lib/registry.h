@@ -74,6 +74,20 @@ int kf_reg_blob_exists(struct kf_registry *reg, const struct kf_ref *repo, const
 int kf_reg_push_blob(struct kf_registry *reg, const struct kf_ref *repo, const char *digest, const void *data,
                      size_t len, const struct kf_ref *mount_from, char *err) KF_MUST_CHECK;
 
+/* An upload session opened before the blob exists (while the layer is
+ * still being compressed), to save the POST's round trip afterwards:
+ * kf_reg_upload_start POSTs; kf_reg_upload_blob then HEADs the finished blob
+ * (there already: nothing sent, the session expires on the registry) and
+ * PUTs it into the session, or into a new one with kf_reg_push_blob's
+ * retries when that fails. repo must outlive the session. */
+struct kf_reg_upload;
+int kf_reg_upload_start(struct kf_registry *reg, const struct kf_ref *repo, struct kf_reg_upload **out,
+                        char *err) KF_MUST_CHECK;
+int kf_reg_upload_blob(struct kf_registry *reg, struct kf_reg_upload *up, const char *digest, const void *data,
+                       size_t len, char *err) KF_MUST_CHECK;
+/* NULL is fine. */
+void kf_reg_upload_free(struct kf_reg_upload *up);
+
 /* Only the cross-repository mount of digest from `from` into repo: *mounted
  * = 1 when the registry did it (201), 0 when it would not (202: the upload
  * session it opened is abandoned) or `from` is on another registry. */

@@ -311,6 +311,21 @@ Test(registry, push_read_back_and_skopeo_agrees)
     cr_expect_eq(exists, 0);
     cr_assert_eq(kf_reg_manifest_digest(reg, &repo, "v1", digest, err), 0, "%s", err);
     cr_expect_str_eq(digest, "", "no tag yet");
+
+    /* A session opened before the blob is known, then the blob into it. */
+    struct kf_reg_upload *up = NULL;
+    cr_assert_eq(kf_reg_upload_start(reg, &repo, &up, err), 0, "%s", err);
+    cr_assert_eq(kf_reg_upload_blob(reg, up, im.layer_digest, im.layer.data, im.layer.len, err), 0, "%s", err);
+    kf_reg_upload_free(up);
+    cr_assert_eq(kf_reg_blob_exists(reg, &repo, im.layer_digest, &exists, err), 0, "%s", err);
+    cr_expect_eq(exists, 1, "uploaded through the early session");
+    /* The registry checks the digest: bytes that do not match are refused. */
+    cr_assert_eq(kf_reg_upload_start(reg, &repo, &up, err), 0, "%s", err);
+    cr_expect_neq(kf_reg_upload_blob(reg, up, im.config_digest, "not the config", 14, err), 0);
+    kf_reg_upload_free(up);
+    cr_assert_eq(kf_reg_blob_exists(reg, &repo, im.config_digest, &exists, err), 0, "%s", err);
+    cr_expect_eq(exists, 0, "nothing stored under a wrong digest");
+    exists = 0;
     cr_assert_eq(push_image(reg, &repo, &im, "v1", err), 0, "%s", err);
     cr_assert_eq(kf_reg_blob_exists(reg, &repo, im.layer_digest, &exists, err), 0, "%s", err);
     cr_expect_eq(exists, 1);
