@@ -65,11 +65,12 @@ struct kf_gobuild_opts {
     void *log_ctx;
     const char *goamd64;               /* NULL unless an amd64 variant (v2, v3...) */
     int gomaxprocs, gogc;              /* > 0: GOMAXPROCS / GOGC for go, unless base_env sets them */
+    long long gomemlimit_mib;          /* > 0: GOMEMLIMIT for go (MiB), unless base_env sets it */
 };
 
 /* The environment `go build` gets, as ko's buildEnv: base_env, then
  * CGO_ENABLED=0, GOOS, GOARCH, GOARM/GOAMD64 (and the tuning of
- * gomaxprocs/gogc where base_env has none), then config_env; the last
+ * gomaxprocs/gogc/gomemlimit where base_env has none), then config_env; the last
  * value of a key wins. KF_EINVAL for a config entry that is not K=V.
  * Caller frees with kf_go_env_free. */
 int kf_go_build_env(const struct kf_gobuild_opts *o, char ***envp, char *err) KF_MUST_CHECK;

@@ -226,6 +226,12 @@ int kf_go_build_env(const struct kf_gobuild_opts *o, char ***envp, char *err)
         if (envlist_set(&l, "GOGC", num))
             goto out;
     }
+    char mem[32];
+    if (o->gomemlimit_mib > 0 && !env_has(o->base_env, "GOMEMLIMIT=")) {
+        snprintf(mem, sizeof mem, "%lldMiB", o->gomemlimit_mib);
+        if (envlist_set(&l, "GOMEMLIMIT", mem))
+            goto out;
+    }
     for (size_t i = 0; i < o->n_config_env; i++) {
         rc = envlist_add_entry(&l, o->config_env[i], "build env", err);
         if (rc)

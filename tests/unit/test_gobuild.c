@@ -126,19 +126,21 @@ Test(gobuild, build_env_layers)
     kf_go_env_free(env);
 }
 
-/* Parallel builds share the cores: GOMAXPROCS and GOGC are set, except
- * where the operator's environment or the build config says otherwise. */
+/* GOMAXPROCS, GOGC and GOMEMLIMIT are set as asked, except where the
+ * operator's environment or the build config says otherwise. */
 Test(gobuild, build_env_tuning)
 {
-    struct kf_gobuild_opts o = {.goos = "linux", .goarch = "amd64", .gomaxprocs = 1, .gogc = 200};
+    struct kf_gobuild_opts o = {.goos = "linux", .goarch = "amd64", .gomaxprocs = 1, .gogc = 200,
+                                .gomemlimit_mib = 6144};
     char **env = NULL;
     char err[KF_ERRLEN] = "";
     cr_assert_eq(kf_go_build_env(&o, &env, err), 0, "%s", err);
     cr_expect_str_eq(lookup(env, "GOMAXPROCS"), "1");
     cr_expect_str_eq(lookup(env, "GOGC"), "200");
+    cr_expect_str_eq(lookup(env, "GOMEMLIMIT"), "6144MiB");
     kf_go_env_free(env);
 
-    char *base[] = {"GOMAXPROCS=8", NULL};
+    char *base[] = {"GOMAXPROCS=8", "GOMEMLIMIT=1GiB", NULL};
     const char *config[] = {"GOGC=50", NULL};
     o.base_env = base;
     o.config_env = config;
@@ -146,12 +148,14 @@ Test(gobuild, build_env_tuning)
     cr_assert_eq(kf_go_build_env(&o, &env, err), 0, "%s", err);
     cr_expect_str_eq(lookup(env, "GOMAXPROCS"), "8", "the operator's value stays");
     cr_expect_str_eq(lookup(env, "GOGC"), "50", "the build config wins");
+    cr_expect_str_eq(lookup(env, "GOMEMLIMIT"), "1GiB", "the operator's limit stays");
     kf_go_env_free(env);
 
     o = (struct kf_gobuild_opts){.goos = "linux", .goarch = "amd64"};
     cr_assert_eq(kf_go_build_env(&o, &env, err), 0, "%s", err);
     cr_expect_null(lookup(env, "GOMAXPROCS"), "one build at a time: go's own defaults");
     cr_expect_null(lookup(env, "GOGC"));
+    cr_expect_null(lookup(env, "GOMEMLIMIT"));
     kf_go_env_free(env);
 }
 
