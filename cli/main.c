@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "remote.h"
@@ -83,7 +84,7 @@ static int has_server_flag(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -155,4 +156,24 @@ int main(int argc, char **argv)
     fprintf(stderr, "kofarm: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;
+}
+
+/* Sanitizer builds leave through exit(): LeakSanitizer checks there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KF_QUICK_EXIT 0
+#else
+#define KF_QUICK_EXIT 1
+#endif
+
+int main(int argc, char **argv)
+{
+    int rc = run(argc, argv);
+    /* Every command has closed its files by now; exit() would only add the
+     * libraries' own clean-up (OpenSSL, gnutls, curl: ~0.5 ms of each run). */
+    if (KF_QUICK_EXIT) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(rc);
+    }
+    return rc;
 }
