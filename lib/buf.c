@@ -212,3 +212,22 @@ int kf_mkdirs(const char *path)
     }
     return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
+
+int kf_write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += (size_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}

@@ -29,6 +29,10 @@ int kf_buf_append_zeros(struct kf_buf *b, size_t len) KF_MUST_CHECK;
 unsigned char *kf_buf_steal(struct kf_buf *b, size_t *len);
 /* Read a whole file; KF_ETOOBIG past max bytes. */
 int kf_buf_read_file(struct kf_buf *b, const char *path, char *err) KF_MUST_CHECK;
+/* Writes all len bytes to fd, retrying short writes and EINTR: 0, or -1
+ * with errno set. */
+int kf_write_all(int fd, const void *data, size_t len) KF_MUST_CHECK;
+
 /* Write len bytes to path atomically (temp file + rename). */
 int kf_write_file_atomic(const char *path, const void *data, size_t len, int mode, char *err) KF_MUST_CHECK;
 

@@ -17,21 +17,6 @@
 
 #define KF_BLOB_MAX ((size_t)2 << 30)
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += (size_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* One regular file: lib/tar.c's header, then the bytes straight from the
  * caller's buffer (no copy of a layer into the archive's buffer), padding. */
 static int add_file(int fd, const char *name, const void *data, size_t len, char *err)
@@ -43,8 +28,8 @@ static int add_file(int fd, const char *name, const void *data, size_t len, char
     kf_tar_init(&tw, &header);
     struct kf_tar_entry e = {.name = name, .typeflag = KF_TAR_REG, .mode = 0644, .size = (long long)len};
     int rc = kf_tar_write_header(&tw, &e, err);
-    if (!rc && (write_all(fd, header.data, header.len) || (len && write_all(fd, data, len)) ||
-                write_all(fd, zeros, (KF_TAR_BLOCK - len % KF_TAR_BLOCK) % KF_TAR_BLOCK)))
+    if (!rc && (kf_write_all(fd, header.data, header.len) || (len && kf_write_all(fd, data, len)) ||
+                kf_write_all(fd, zeros, (KF_TAR_BLOCK - len % KF_TAR_BLOCK) % KF_TAR_BLOCK)))
         rc = kf_fail(err, KF_EIO, "writing tarball entry %s: %s", name, strerror(errno));
     kf_buf_free(&header);
     return rc;
@@ -154,7 +139,7 @@ int kf_dockertar_write(const char *path, const char *layout_dir, const struct kf
     if (rc)
         goto out;
     static const unsigned char trailer[2 * KF_TAR_BLOCK];
-    if (write_all(fd, trailer, sizeof trailer) != 0 || close(fd) != 0) {
+    if (kf_write_all(fd, trailer, sizeof trailer) != 0 || close(fd) != 0) {
         fd = -1;
         rc = kf_fail(err, KF_EIO, "%s: %s", path, strerror(errno));
         goto out;

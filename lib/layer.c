@@ -546,21 +546,6 @@ int kf_layer_load_blob(struct kf_layer *l, char *err)
     return KF_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Best effort: a unique temp file renamed over the entry, so concurrent
  * writers (threads or processes) never expose a partial file. */
 static void cache_store(const char *cache_dir, const char *path, const char *key, const struct kf_layer *l)
@@ -592,8 +577,8 @@ static void cache_store(const char *cache_dir, const char *path, const char *key
         saved_errno = errno;
         goto out;
     }
-    if (write_all(fd, header, strlen(header)) || write_all(fd, l->blob, l->blob_len) ||
-        write_all(fd, trailer, sizeof trailer)) {
+    if (kf_write_all(fd, header, strlen(header)) || kf_write_all(fd, l->blob, l->blob_len) ||
+        kf_write_all(fd, trailer, sizeof trailer)) {
         saved_errno = errno;
         goto out;
     }
