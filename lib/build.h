@@ -35,6 +35,8 @@ struct kf_build_opts {
     const char *default_platforms;      /* KO_DEFAULTPLATFORMS */
     const char *default_base;           /* KO_DEFAULTBASEIMAGE: wins over .ko.yaml's defaultBaseImage */
     int jobs;                           /* parallel platform builds; <= 0: the core count */
+    int builds_elsewhere;               /* other builds this process runs at once (a worker's other
+                                           jobs): they share go's memory limit (see build_task.c) */
     long long source_date_epoch;        /* < 0 unset */
     long long kodata_date_epoch;        /* < 0 unset */
     const char *const *template_env;    /* "K=V" visible to {{.Env.X}} (the CLI passes its environment) */

@@ -226,14 +226,16 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
     /* The compiler and linker collect garbage less often (GOGC=400: the
      * example's build ~6% faster for ~13% more memory), bounded by a soft
      * memory limit of half the machine's RAM shared by the builds running
-     * at once. Several go builds also share the cores rather than all of
+     * at once (this one's platforms and, in a worker, its other jobs). Several go builds also share the cores rather than all of
      * them fighting for every core. None of it changes a byte of the
      * binary; the operator's environment or the build config overrides. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     long long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     g.gogc = 400;
+    long long sharing = (long long)(plan->concurrent ? plan->concurrent : 1) *
+                        (1 + (plan->o->builds_elsewhere > 0 ? plan->o->builds_elsewhere : 0));
     if (pages > 0 && page > 0)
-        g.gomemlimit_mib = pages * page / 2 / (long long)(plan->concurrent ? plan->concurrent : 1) / (1 << 20);
+        g.gomemlimit_mib = pages * page / 2 / sharing / (1 << 20);
     if (plan->concurrent > 1) {
         long share = cpus > 0 ? cpus / (long)plan->concurrent : 1;
         g.gomaxprocs = share > 0 ? (int)share : 1;

@@ -256,6 +256,7 @@ static int build(struct job_run *j)
     o.source_date_epoch = -1;
     o.kodata_date_epoch = -1;
     o.layer_cache_dir = j->cfg->layers_dir;
+    o.builds_elsewhere = j->cfg->concurrency > 1 ? j->cfg->concurrency - 1 : 0;
     o.reg.insecure_hosts = j->cfg->insecure_hosts;
     o.reg.cancel = &j->s->cancel;
     o.cancel = &j->s->cancel;

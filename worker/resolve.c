@@ -113,6 +113,7 @@ int wk_resolve(const struct wk_resolve_job *job, struct wk_resolve_out *out, cha
     o->source_date_epoch = -1;
     o->kodata_date_epoch = -1;
     o->layer_cache_dir = cfg->layers_dir;
+    o->builds_elsewhere = cfg->concurrency > 1 ? cfg->concurrency - 1 : 0;
     o->reg.insecure_hosts = cfg->insecure_hosts;
     o->reg.cancel = job->cancel;
     o->cancel = job->cancel;
