@@ -15,9 +15,9 @@
 /* time.Time{}.Unix(): Go treats this instant as the zero time. */
 #define GO_ZERO_UNIX (-62135596800LL)
 
-enum { OFF_NAME = 0, OFF_MODE = 100, OFF_LINKNAME = 157, OFF_UID = 108, OFF_GID = 116, OFF_SIZE = 124, OFF_MTIME = 136,
-       OFF_CHKSUM = 148, OFF_TYPE = 156, OFF_MAGIC = 257, OFF_VERSION = 263, OFF_DEVMAJOR = 329,
-       OFF_DEVMINOR = 337, OFF_PREFIX = 345 };
+enum { OFF_NAME = 0, OFF_MODE = 100, OFF_UID = 108, OFF_GID = 116, OFF_SIZE = 124, OFF_MTIME = 136,
+       OFF_CHKSUM = 148, OFF_TYPE = 156, OFF_LINKNAME = 157, OFF_MAGIC = 257, OFF_VERSION = 263,
+       OFF_DEVMAJOR = 329, OFF_DEVMINOR = 337, OFF_PREFIX = 345 };
 
 static const unsigned char zero_block[KF_TAR_BLOCK];
 
@@ -121,39 +121,20 @@ static void fill_template(unsigned char *blk, const struct kf_tar_entry *e, cons
     put_octal(blk + OFF_DEVMINOR, 8, 0);
 }
 
-/* Go's toASCII: the bytes below 0x80, for USTAR fields of a PAX entry. */
-static size_t ascii_only(const char *s, char *out)
+/* Go's toASCII: the bytes below 0x80, for USTAR fields of a PAX entry. A
+ * new string (caller frees), NULL when out of memory. */
+static char *ascii_only(const char *s, size_t *len)
 {
+    char *out = malloc(strlen(s) + 1);
     size_t w = 0;
+    if (!out)
+        return NULL;
     for (; *s; s++)
         if ((unsigned char)*s < 0x80)
             out[w++] = *s;
     out[w] = 0;
-    return w;
-}
-
-static void put_linkname(unsigned char *blk, const struct kf_tar_entry *e, int ascii)
-{
-    if (!e->linkname)
-        return;
-    char tmp[NAME_SIZE + 1];
-    size_t n = strlen(e->linkname);
-    if (!ascii || n <= NAME_SIZE) {
-        if (ascii) {
-            n = ascii_only(e->linkname, tmp);
-            put_string(blk + OFF_LINKNAME, NAME_SIZE, tmp, n);
-        } else {
-            put_string(blk + OFF_LINKNAME, NAME_SIZE, e->linkname, n);
-        }
-        return;
-    }
-    /* A long target went to the PAX record; the field keeps its ASCII head. */
-    char *full = malloc(n + 1);
-    if (!full)
-        return;
-    n = ascii_only(e->linkname, full);
-    put_string(blk + OFF_LINKNAME, NAME_SIZE, full, n);
-    free(full);
+    *len = w;
+    return out;
 }
 
 static size_t count_digits(size_t n)
@@ -245,7 +226,7 @@ static int write_pax(struct kf_tar *tw, const struct kf_tar_entry *e, int long_n
                      int big_mtime, long long mtime, char *err)
 {
     int rc;
-    char *hname = NULL, *ascii_name = NULL;
+    char *hname = NULL, *ascii_name = NULL, *ascii_link = NULL;
     struct kf_buf recs;
     kf_buf_init(&recs, MAX_PAX_DATA);
     size_t name_len = strlen(e->name);
@@ -277,18 +258,15 @@ static int write_pax(struct kf_tar *tw, const struct kf_tar_entry *e, int long_n
     if (rc)
         goto out;
 
-    ascii_name = malloc(name_len + 1);
-    if (!ascii_name) {
+    size_t w, link_w = 0;
+    if (!(ascii_name = ascii_only(e->name, &w)) || (e->linkname && !(ascii_link = ascii_only(e->linkname, &link_w)))) {
         rc = KF_ENOMEM;
         goto out;
     }
-    size_t w = 0;
-    for (size_t r = 0; r < name_len; r++)
-        if ((unsigned char)e->name[r] < 0x80)
-            ascii_name[w++] = e->name[r];
     unsigned char blk[KF_TAR_BLOCK];
     fill_template(blk, e, ascii_name, w, mtime);
-    put_linkname(blk, e, 1);
+    if (ascii_link) /* the whole target is in the PAX record when it is long; the field keeps its ASCII head */
+        put_string(blk + OFF_LINKNAME, NAME_SIZE, ascii_link, link_w);
     set_ustar_magic_and_checksum(blk);
     rc = kf_buf_append(tw->out, blk, sizeof blk);
 out:
@@ -298,6 +276,7 @@ out:
         kf_fail(err, rc, "tar: archive larger than %zu bytes", tw->out->max);
     free(hname);
     free(ascii_name);
+    free(ascii_link);
     kf_buf_free(&recs);
     return rc;
 }
@@ -363,7 +342,8 @@ int kf_tar_write_header(struct kf_tar *tw, const struct kf_tar_entry *e, char *e
         } else {
             fill_template(blk, e, e->name, name_len, mtime);
         }
-        put_linkname(blk, e, 0);
+        if (e->linkname)
+            put_string(blk + OFF_LINKNAME, NAME_SIZE, e->linkname, link_len);
         set_ustar_magic_and_checksum(blk);
         rc = kf_buf_append(tw->out, blk, sizeof blk);
         if (rc)
