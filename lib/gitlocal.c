@@ -327,27 +327,19 @@ static int tag_cmp(const void *a, const void *b)
     return strcmp(((const struct tag *)a)->name, ((const struct tag *)b)->name);
 }
 
+/* A new file (O_EXCL: dest_dir is fresh) holding exactly text. */
 static int write_text(const char *path, const char *text, size_t len, char *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return kf_fail(err, KF_EIO, "%s: %s", path, strerror(errno));
-    const char *p = text;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = errno;
-            close(fd);
-            return kf_fail(err, KF_EIO, "writing %s: %s", path, strerror(e));
-        }
-        p += n;
-        len -= (size_t)n;
+    int failed = kf_write_all(fd, text, len) != 0;
+    int e = errno;
+    if (close(fd) != 0 && !failed) {
+        failed = 1;
+        e = errno;
     }
-    if (close(fd) != 0)
-        return kf_fail(err, KF_EIO, "writing %s: %s", path, strerror(errno));
-    return KF_OK;
+    return failed ? kf_fail(err, KF_EIO, "writing %s: %s", path, strerror(e)) : KF_OK;
 }
 
 static int make_dir(const char *base, const char *rel, char *err)
