@@ -24,8 +24,6 @@
 #define CACHE_VERSION "kofarm-layer-cache 2" /* 2: level 1 is kf_deflate, no longer zlib */
 #define CACHE_MAGIC "KFLAYER1 "
 
-void kf_layer_wait_store(struct kf_layer *l);
-
 void kf_layer_free(struct kf_layer *l)
 {
     kf_layer_wait_store(l); /* its thread reads blob */
@@ -709,13 +707,25 @@ static void stat_index_store(const char *path, const char *diff_id)
         kf_logf("Layer cache: %s", err);
 }
 
+/* The stat index's entry for the file as it is now: 1 with its diff_id.
+ * *index gets the entry's path (caller frees) whenever the file could be
+ * stat'ed, hit or not, for storing it later. */
+static int stat_index_find(const char *binary_path, const char *app_path, const char *cache_dir, char **index,
+                           char diff_id[KF_DIGEST_LEN])
+{
+    struct stat st;
+    *index = NULL;
+    return cache_dir && stat(binary_path, &st) == 0 && S_ISREG(st.st_mode) &&
+           (*index = stat_index_path(cache_dir, app_path, &st)) && stat_index_load(*index, diff_id);
+}
+
+/* lazy: a stat-index hit reads only the entry's header, and a new entry is
+ * written by a background thread (kf_layer_binary_lazy). */
 static int layer_binary(const char *binary_path, const char *app_path, const char *cache_dir, int lazy,
                         struct kf_layer *out, char *err)
 {
-    /* lazy callers (a build) also let the new entry be written meanwhile. */
     int rc;
     struct kf_buf tar;
-    struct stat st;
     char diff_id[KF_DIGEST_LEN], key[65];
     char *path = NULL, *index = NULL;
     memset(out, 0, sizeof *out);
@@ -723,8 +733,7 @@ static int layer_binary(const char *binary_path, const char *app_path, const cha
 
     /* Stat before reading: a change in between only leaves an index entry
      * for a stat that never comes back. */
-    if (cache_dir && stat(binary_path, &st) == 0 && S_ISREG(st.st_mode) &&
-        (index = stat_index_path(cache_dir, app_path, &st)) && stat_index_load(index, diff_id)) {
+    if (stat_index_find(binary_path, app_path, cache_dir, &index, diff_id)) {
         cache_path(cache_dir, diff_id, key, &path);
         if (path && lazy && cache_peek(path, key, diff_id, out)) {
             out->cache_entry = path;
@@ -766,10 +775,8 @@ out:
 
 int kf_layer_stat_indexed(const char *binary_path, const char *app_path, const char *cache_dir)
 {
-    struct stat st;
-    char diff_id[KF_DIGEST_LEN], *index = NULL;
-    int hit = cache_dir && stat(binary_path, &st) == 0 && S_ISREG(st.st_mode) &&
-              (index = stat_index_path(cache_dir, app_path, &st)) && stat_index_load(index, diff_id);
+    char diff_id[KF_DIGEST_LEN], *index;
+    int hit = stat_index_find(binary_path, app_path, cache_dir, &index, diff_id);
     free(index);
     return hit;
 }
