@@ -387,8 +387,11 @@ static int finish_upload(struct kf_registry *reg, const struct kf_ref *repo, con
     return rc;
 }
 
-int kf_reg_push_blob(struct kf_registry *reg, const struct kf_ref *repo, const char *digest, const void *data,
-                     size_t len, const struct kf_ref *mount_from, char *err)
+/* HEAD, then upload sessions until one takes the blob: the first may be
+ * one opened beforehand (`opened`, kf_reg_upload_start), the others are
+ * POSTed here, a mount tried in the first of them. */
+static int push_blob(struct kf_registry *reg, const struct kf_ref *repo, const char *digest, const void *data,
+                     size_t len, const struct kf_ref *mount_from, const char *opened, char *err)
 {
     int exists = 0, mounted = 0, retry = 0;
     int rc = check_digest(repo, digest, err);
@@ -400,19 +403,30 @@ int kf_reg_push_blob(struct kf_registry *reg, const struct kf_ref *repo, const c
                        strcmp(mount_from->repository, repo->repository) == 0))
         mount_from = NULL;
     if (rc || (rc = head_blob(reg, repo, digest, "pull,push", &exists, err)) || exists)
-        return rc;
+        return rc; /* there already: an opened session is left to expire */
     for (int attempt = 0;; attempt++) {
         char *location = NULL;
-        rc = start_upload(reg, repo, digest, mount_from, &location, &mounted, err);
-        mount_from = NULL; /* a mount is asked once */
-        if (!rc && !mounted)
-            rc = finish_upload(reg, repo, location, digest, data, len, &retry, err);
+        mounted = 0;
+        if (attempt == 0 && opened) {
+            rc = finish_upload(reg, repo, opened, digest, data, len, &retry, err);
+        } else {
+            rc = start_upload(reg, repo, digest, mount_from, &location, &mounted, err);
+            mount_from = NULL; /* a mount is asked once */
+            if (!rc && !mounted)
+                rc = finish_upload(reg, repo, location, digest, data, len, &retry, err);
+        }
         free(location);
         if (!rc || !retry || attempt >= reg->max_retries)
             return rc;
         if ((rc = kf_reg_backoff(reg, attempt, -1, err)))
             return rc;
     }
+}
+
+int kf_reg_push_blob(struct kf_registry *reg, const struct kf_ref *repo, const char *digest, const void *data,
+                     size_t len, const struct kf_ref *mount_from, char *err)
+{
+    return push_blob(reg, repo, digest, data, len, mount_from, NULL, err);
 }
 
 struct kf_reg_upload {
@@ -442,16 +456,7 @@ int kf_reg_upload_start(struct kf_registry *reg, const struct kf_ref *repo, stru
 int kf_reg_upload_blob(struct kf_registry *reg, struct kf_reg_upload *up, const char *digest, const void *data,
                        size_t len, char *err)
 {
-    int exists = 0, retry = 0;
-    int rc = check_digest(up->repo, digest, err);
-    if (rc || (rc = head_blob(reg, up->repo, digest, "pull,push", &exists, err)) || exists)
-        return rc; /* there already: the session is left to expire */
-    if (!data && len)
-        return kf_fail(err, KF_EINVAL, "push of blob %s: no data", digest);
-    rc = finish_upload(reg, up->repo, up->location, digest, data, len, &retry, err);
-    if (rc && retry) /* a fresh session, with kf_reg_push_blob's retries */
-        rc = kf_reg_push_blob(reg, up->repo, digest, data, len, NULL, err);
-    return rc;
+    return push_blob(reg, up->repo, digest, data, len, NULL, up->location, err);
 }
 
 void kf_reg_upload_free(struct kf_reg_upload *up)

@@ -76,10 +76,9 @@ int kf_reg_push_blob(struct kf_registry *reg, const struct kf_ref *repo, const c
 
 /* An upload session opened before the blob exists (while the layer is
  * still being compressed), to save the POST's round trip afterwards:
- * kf_reg_upload_start POSTs; kf_reg_upload_blob then HEADs the finished blob
- * (there already: nothing sent, the session expires on the registry) and
- * PUTs it into the session, or into a new one with kf_reg_push_blob's
- * retries when that fails. repo must outlive the session. */
+ * kf_reg_upload_start POSTs; kf_reg_upload_blob is kf_reg_push_blob whose
+ * first attempt PUTs into that session (a blob already there is not sent,
+ * and the session expires on the registry). repo must outlive the session. */
 struct kf_reg_upload;
 int kf_reg_upload_start(struct kf_registry *reg, const struct kf_ref *repo, struct kf_reg_upload **out,
                         char *err) KF_MUST_CHECK;
