@@ -12,15 +12,22 @@
 
 #include "log.h"
 
+/* A manifest into one sink; top (the image's top manifest) skips a
+ * registry, which gets it through its tags (build.c): a PUT by digest first
+ * would send the same bytes twice. */
+static int put_manifest(struct kf_sink *sink, const char *ref, const char *mt, const void *data, size_t len, int top,
+                        char *err)
+{
+    if (top && !sink->layout_dir)
+        return KF_OK;
+    return kf_sink_put_manifest(sink, ref, mt, data, len, err);
+}
+
 int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, const void *data, size_t len,
                           int top, char *err)
 {
     for (size_t i = 0; i < t->n_sinks; i++) {
-        /* A registry gets the top manifest through its tags (build.c):
-         * a PUT by digest first would send the same bytes twice. */
-        if (top && !t->sinks[i].layout_dir)
-            continue;
-        int rc = kf_sink_put_manifest(&t->sinks[i], ref, mt, data, len, err);
+        int rc = put_manifest(&t->sinks[i], ref, mt, data, len, top, err);
         if (rc)
             return rc;
     }
@@ -124,8 +131,6 @@ static int put_blobs(struct blob_job *jobs, size_t n, char *err)
 struct early_upload {
     struct kf_sink *sink;       /* the first registry sink, or NULL */
     struct kf_reg_upload *up;   /* NULL when none could be opened */
-    pthread_t tid;
-    int started;
     kf_log_fn log_fn;
     void *log_ctx;
 };
@@ -181,11 +186,7 @@ static int publish_platform(struct kf_target *t, const struct kf_base_image *bi,
         }
         if ((rc = put_blobs(jobs, n, err)))
             break;
-        /* A registry gets the top manifest through its tags (build.c): a PUT
-         * by digest first would send the same bytes twice. */
-        if (t->n_sel == 1 && !sink->layout_dir)
-            continue;
-        rc = kf_sink_put_manifest(sink, digest, bi->media_type, manifest->data, manifest->len, err);
+        rc = put_manifest(sink, digest, bi->media_type, manifest->data, manifest->len, t->n_sel == 1, err);
     }
     free(jobs);
     return rc;
@@ -226,10 +227,10 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
     /* The compiler and linker collect garbage less often (GOGC=400: the
      * example's build ~6% faster for ~13% more memory), bounded by a soft
      * memory limit of half the machine's RAM shared by the builds running
-     * at once (this one's platforms and, in a worker, its other jobs). Several go builds also share the cores rather than all of
-     * them fighting for every core. None of it changes a byte of the
-     * binary; the operator's environment or the build config overrides. */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+     * at once (this one's platforms and, in a worker, its other jobs).
+     * Several go builds also share the cores rather than all of them
+     * fighting for every core. None of it changes a byte of the binary; the
+     * operator's environment or the build config overrides. */
     long long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     g.gogc = 400;
     long long sharing = (long long)(plan->concurrent ? plan->concurrent : 1) *
@@ -237,6 +238,7 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
     if (pages > 0 && page > 0)
         g.gomemlimit_mib = pages * page / 2 / sharing / (1 << 20);
     if (plan->concurrent > 1) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         long share = cpus > 0 ? cpus / (long)plan->concurrent : 1;
         g.gomaxprocs = share > 0 ? (int)share : 1;
     }
@@ -353,15 +355,15 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
     for (size_t s = 0; s < t->n_sinks && !early.sink; s++)
         if (!t->sinks[s].layout_dir)
             early.sink = &t->sinks[s];
+    pthread_t opener;
+    int opening = 0;
     if (early.sink && !kf_layer_stat_indexed(binary, t->app_path, o->layer_cache_dir)) {
         kf_log_get_thread_sink(&early.log_fn, &early.log_ctx);
-        early.started = pthread_create(&early.tid, NULL, early_upload_thread, &early) == 0;
+        opening = pthread_create(&opener, NULL, early_upload_thread, &early) == 0;
     }
     rc = kf_layer_binary_lazy(binary, t->app_path, o->layer_cache_dir, &bin, err);
-    if (early.started) {
-        pthread_join(early.tid, NULL);
-        early.started = 0;
-    }
+    if (opening)
+        pthread_join(opener, NULL);
     if (rc)
         goto out;
 
@@ -425,8 +427,6 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
 out:
     if (fetching)
         pthread_join(fetcher, NULL);
-    if (early.started)
-        pthread_join(early.tid, NULL);
     kf_reg_upload_free(early.up);
     if (binpath[0])
         unlink(binpath);
