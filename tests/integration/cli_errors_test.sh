@@ -2,7 +2,8 @@
 # Bad input through the CLI: each fails with exit 1, nothing on stdout, and a
 # "kofarm: " message that says what is wrong (missing or non-main package,
 # the compiler's own message, unknown platforms, an unreachable registry,
-# kodata symlinks leaving the source tree, missing KO_DOCKER_REPO).
+# kodata symlinks leaving the source tree, missing KO_DOCKER_REPO, a base
+# image gone from the registry while the build runs).
 . "$(dirname "$0")/lib.sh"
 need_kofarm
 
@@ -38,6 +39,17 @@ assert_kf_fails "platform without an architecture" 1 'plan9'
 make_base "$R/base/two:latest" linux/amd64,linux/arm64
 KO_DEFAULTBASEIMAGE=$R/base/two:latest kf_in "$FIXTURE" build --platform=linux/s390x ./cmd/app
 assert_kf_fails "platform the base does not offer" 1 'linux/s390x'
+# The base's index lists an image the registry no longer has: its manifest
+# is fetched while go builds, and that failure is the build's.
+make_base "$R/base/gone:latest" linux/amd64,linux/arm64
+GONE=$(skopeo inspect --raw --tls-verify=false "docker://$R/base/gone:latest" |
+  jq -r '.manifests[] | select(.platform.architecture == "arm64") | .digest')
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://$R/v2/base/gone/manifests/$GONE")" = 202 ] ||
+  fail "deleting the base's arm64 manifest"
+KO_DEFAULTBASEIMAGE=$R/base/gone:latest kf_in "$FIXTURE" build --platform=linux/arm64 ./cmd/app
+assert_kf_fails "a base image gone from the registry" 1 "base/gone.*${GONE#sha256:}|${GONE#sha256:}.*base/gone"
+KO_DEFAULTBASEIMAGE=$R/base/gone:latest kf_in "$FIXTURE" build --platform=linux/amd64 ./cmd/app
+assert_kf_ok "the base's other platform still builds"
 KO_DEFAULTBASEIMAGE=$R/base/two:latest kf_in "$FIXTURE" build --platform=linux/arm/v7 ./cmd/app
 assert_kf_fails "variant the base does not offer" 1 'linux/arm/v7'
 KO_DEFAULTBASEIMAGE=$R/base/missing:latest kf_in "$FIXTURE" build ./cmd/app
