@@ -68,7 +68,8 @@ int kf_srctar_symlink_ok(const char *link_path, const char *target)
 {
     struct kf_srctar_path p = {0};
     int ok = 0;
-    if (link_path && target && kf_srctar_relpath_split(&p, link_path) == KF_OK && !p.dotdot && p.n > 0 && *link_path != '/')
+    if (link_path && target && kf_srctar_relpath_split(&p, link_path) == KF_OK && !p.dotdot && p.n > 0 &&
+        *link_path != '/')
         ok = kf_srctar_target_ok(p.n - 1, target);
     kf_srctar_relpath_free(&p);
     return ok;
