@@ -359,8 +359,15 @@ static int run_pool(struct kf_plan *plan, int jobs, char *err)
         }
     atomic_init(&pl.next, 0);
     pthread_mutex_init(&pl.lock, NULL);
-    size_t nthreads = (size_t)jobs < pl.n_tasks ? (size_t)jobs : pl.n_tasks;
-    plan->concurrent = nthreads ? nthreads : 1;
+    /* jobs go builds at once; as many threads again layer and push the
+     * platforms whose go build is done (the push mostly waits on the
+     * registry, a gap the next go build fills). */
+    size_t builds = (size_t)jobs < pl.n_tasks ? (size_t)jobs : pl.n_tasks;
+    plan->concurrent = builds ? builds : 1;
+    plan->slots = plan->concurrent;
+    pthread_mutex_init(&plan->slot_lock, NULL);
+    pthread_cond_init(&plan->slot_free, NULL);
+    size_t nthreads = 2 * builds < pl.n_tasks ? 2 * builds : pl.n_tasks;
     pthread_t *threads = calloc(nthreads ? nthreads : 1, sizeof *threads);
     size_t started = 0;
     if (threads && nthreads > 1) {
@@ -375,6 +382,8 @@ static int run_pool(struct kf_plan *plan, int jobs, char *err)
     free(threads);
     free(pl.tasks);
     pthread_mutex_destroy(&pl.lock);
+    pthread_cond_destroy(&plan->slot_free);
+    pthread_mutex_destroy(&plan->slot_lock);
     if (pl.rc)
         return kf_fail(err, pl.rc, "%s", pl.err);
     return KF_OK;

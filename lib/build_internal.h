@@ -3,6 +3,7 @@
 #ifndef KF_BUILD_INTERNAL_H
 #define KF_BUILD_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "base.h"
@@ -54,7 +55,13 @@ struct kf_plan {
     struct kf_target *targets;
     size_t n_targets;
     volatile int failed;             /* set by the first failing task: others stop early */
-    size_t concurrent;               /* go builds running at once (the pool's threads) */
+    size_t concurrent;               /* go builds running at once (-j, at most the tasks) */
+    /* Free go build slots out of concurrent: a task holds one only while
+     * its go build runs, so a pool thread layers and pushes one platform
+     * while the next platform's go build already has the core. */
+    pthread_mutex_t slot_lock;
+    pthread_cond_t slot_free;
+    size_t slots;
 };
 
 /* Build and publish (by digest) the platform image sel[k] of target t. */

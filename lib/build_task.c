@@ -245,6 +245,24 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
     return kf_go_build(&g, err);
 }
 
+/* A go build slot (struct kf_plan): held only while go builds. */
+static void slot_take(struct kf_plan *plan)
+{
+    pthread_mutex_lock(&plan->slot_lock);
+    while (plan->slots == 0)
+        pthread_cond_wait(&plan->slot_free, &plan->slot_lock);
+    plan->slots--;
+    pthread_mutex_unlock(&plan->slot_lock);
+}
+
+static void slot_give(struct kf_plan *plan)
+{
+    pthread_mutex_lock(&plan->slot_lock);
+    plan->slots++;
+    pthread_cond_signal(&plan->slot_free);
+    pthread_mutex_unlock(&plan->slot_lock);
+}
+
 /* kf_base_image_get on a thread of its own, in the task's log sink. */
 struct base_fetch {
     struct kf_registry *reg;
@@ -338,8 +356,14 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
             rc = kf_fail(err, KF_EINVAL, "temporary path too long in %s", dir);
             goto out;
         }
-        kf_logf("Building %s for %s", t->importpath, pname);
-        rc = build_binary(plan, t, p, binpath, err);
+        slot_take(plan);
+        if (plan->failed) {
+            rc = kf_fail(err, KF_ECANCELED, "another platform failed");
+        } else {
+            kf_logf("Building %s for %s", t->importpath, pname);
+            rc = build_binary(plan, t, p, binpath, err);
+        }
+        slot_give(plan);
         if (fetching) {
             pthread_join(fetcher, NULL);
             fetching = 0;

@@ -185,6 +185,28 @@ assert_eq "scratch, two platforms: an index" "$OCI_INDEX" "$(verify_image "$KF_O
 run_image "$KF_OUT" linux/arm64
 assert_eq "scratch arm64 entry runs under qemu-aarch64" "0:$GREETING" "$RUN_RC:$RUN_OUT"
 
+# ---- -j bounds the go builds running at once (a platform's layering and
+# push may overlap the next go build; ko's --jobs also leaves pushes out).
+# A go shim logs each go build's start (+) and end (-).
+mkdir -p "$T/jbin"
+cat >"$T/jbin/go" <<EOF
+#!/bin/sh
+if [ "\$1" = build ]; then
+  echo + >>"$T/jobs.log"; sleep 0.3; $(command -v go) "\$@"; rc=\$?; echo - >>"$T/jobs.log"; exit \$rc
+fi
+exec $(command -v go) "\$@"
+EOF
+chmod +x "$T/jbin/go"
+max_running() { awk '/\+/ {n++; if (n > m) m = n} /-/ {n--} END {print m + 0}' "$T/jobs.log"; }
+for j in 1 2; do
+  : >"$T/jobs.log"
+  PATH="$T/jbin:$PATH" KO_DEFAULTBASEIMAGE=scratch kf_in "$FIXTURE" build -B -j $j --repo "$R/jobs$j" \
+    --platform=linux/amd64,linux/arm64,linux/386,linux/arm/v7 ./cmd/app
+  assert_kf_ok "-j $j, four platforms"
+  assert_eq "-j $j: four go builds, at most $j at once" "4 $j" "$(grep -c + "$T/jobs.log") $(max_running)"
+  assert_eq "-j $j: a four-entry index" "4" "$(verify_image "$KF_OUT" | jq '.manifests | length')"
+done
+
 # ---- naming
 kf_in "$FIXTURE" build -B ./cmd/app
 assert_match "-B: REPO/app" "^$R/t/app@$SHA\$" "$KF_OUT"
