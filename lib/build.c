@@ -365,6 +365,7 @@ static int run_pool(struct kf_plan *plan, int jobs, char *err)
     size_t builds = (size_t)jobs < pl.n_tasks ? (size_t)jobs : pl.n_tasks;
     plan->concurrent = builds ? builds : 1;
     plan->slots = plan->concurrent;
+    plan->unstarted = pl.n_tasks;
     pthread_mutex_init(&plan->slot_lock, NULL);
     pthread_cond_init(&plan->slot_free, NULL);
     size_t nthreads = 2 * builds < pl.n_tasks ? 2 * builds : pl.n_tasks;

@@ -62,6 +62,7 @@ struct kf_plan {
     pthread_mutex_t slot_lock;
     pthread_cond_t slot_free;
     size_t slots;
+    size_t unstarted;                /* go builds not yet given a slot (under slot_lock) */
 };
 
 /* Build and publish (by digest) the platform image sel[k] of target t. */

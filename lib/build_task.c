@@ -198,7 +198,7 @@ static void gobuild_log(void *ctx, const char *line)
 }
 
 static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct kf_platform *p, const char *out,
-                        char *err)
+                        int last, char *err)
 {
     char goarm[4];
     int rc = kf_platform_go_target(p, goarm, err);
@@ -229,15 +229,17 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
      * memory limit of half the machine's RAM shared by the builds running
      * at once (this one's platforms and, in a worker, its other jobs).
      * Several go builds also share the cores rather than all of them
-     * fighting for every core. None of it changes a byte of the binary; the
-     * operator's environment or the build config overrides. */
+     * fighting for every core, except the last one to start: the others
+     * end while it runs, and it takes over their cores. None of it changes
+     * a byte of the binary; the operator's environment or the build config
+     * overrides. */
     long long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     g.gogc = 400;
     long long sharing = (long long)(plan->concurrent ? plan->concurrent : 1) *
                         (1 + (plan->o->builds_elsewhere > 0 ? plan->o->builds_elsewhere : 0));
     if (pages > 0 && page > 0)
         g.gomemlimit_mib = pages * page / 2 / sharing / (1 << 20);
-    if (plan->concurrent > 1) {
+    if (plan->concurrent > 1 && !last) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         long share = cpus > 0 ? cpus / (long)plan->concurrent : 1;
         g.gomaxprocs = share > 0 ? (int)share : 1;
@@ -245,14 +247,17 @@ static int build_binary(struct kf_plan *plan, struct kf_target *t, const struct 
     return kf_go_build(&g, err);
 }
 
-/* A go build slot (struct kf_plan): held only while go builds. */
-static void slot_take(struct kf_plan *plan)
+/* A go build slot (struct kf_plan): held only while go builds. Returns
+ * whether this is the last go build to start. */
+static int slot_take(struct kf_plan *plan)
 {
     pthread_mutex_lock(&plan->slot_lock);
     while (plan->slots == 0)
         pthread_cond_wait(&plan->slot_free, &plan->slot_lock);
     plan->slots--;
+    int last = plan->unstarted > 0 && --plan->unstarted == 0;
     pthread_mutex_unlock(&plan->slot_lock);
+    return last;
 }
 
 static void slot_give(struct kf_plan *plan)
@@ -356,12 +361,12 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
             rc = kf_fail(err, KF_EINVAL, "temporary path too long in %s", dir);
             goto out;
         }
-        slot_take(plan);
+        int last = slot_take(plan);
         if (plan->failed) {
             rc = kf_fail(err, KF_ECANCELED, "another platform failed");
         } else {
             kf_logf("Building %s for %s", t->importpath, pname);
-            rc = build_binary(plan, t, p, binpath, err);
+            rc = build_binary(plan, t, p, binpath, last, err);
         }
         slot_give(plan);
         if (fetching) {

@@ -187,12 +187,13 @@ assert_eq "scratch arm64 entry runs under qemu-aarch64" "0:$GREETING" "$RUN_RC:$
 
 # ---- -j bounds the go builds running at once (a platform's layering and
 # push may overlap the next go build; ko's --jobs also leaves pushes out).
-# A go shim logs each go build's start (+) and end (-).
+# A go shim logs each go build's start (+, with its GOMAXPROCS) and end (-).
 mkdir -p "$T/jbin"
 cat >"$T/jbin/go" <<EOF
 #!/bin/sh
 if [ "\$1" = build ]; then
-  echo + >>"$T/jobs.log"; sleep 0.3; $(command -v go) "\$@"; rc=\$?; echo - >>"$T/jobs.log"; exit \$rc
+  echo "+ \${GOMAXPROCS:-all}" >>"$T/jobs.log"; sleep 0.3; $(command -v go) "\$@"; rc=\$?
+  echo - >>"$T/jobs.log"; exit \$rc
 fi
 exec $(command -v go) "\$@"
 EOF
@@ -206,6 +207,12 @@ for j in 1 2; do
   assert_eq "-j $j: four go builds, at most $j at once" "4 $j" "$(grep -c + "$T/jobs.log") $(max_running)"
   assert_eq "-j $j: a four-entry index" "4" "$(verify_image "$KF_OUT" | jq '.manifests | length')"
 done
+# With -j 2 each go build gets half the cores, but the last to start gets
+# them all: the others end while it runs.
+half=$(($(nproc) / 2))
+[ "$half" -ge 1 ] || half=1
+assert_eq "-j 2: GOMAXPROCS of the four go builds" "$half $half $half all" \
+  "$(awk '/\+/ {print $2}' "$T/jobs.log" | sort | tr '\n' ' ' | sed 's/ $//')"
 
 # ---- naming
 kf_in "$FIXTURE" build -B ./cmd/app
