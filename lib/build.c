@@ -435,15 +435,11 @@ static int publish_target(struct kf_plan *plan, struct kf_target *t, struct kf_b
         if (rc)
             goto out;
         /* Every platform image was in place already: the index may be too. */
-        for (size_t s = 0; s < t->n_sinks; s++) {
-            char there[KF_DIGEST_LEN];
-            if (t->sinks[s].layout_dir || atomic_load(&t->in_place[s]) != t->n_sel)
-                continue;
-            rc = kf_reg_manifest_digest(plan->reg, &t->sinks[s].dest, kf_build_first_tag(plan), there, err);
-            if (rc)
-                goto out;
-            t->tag_current[s] = strcmp(there, r->digest) == 0;
-        }
+        for (size_t s = 0; s < t->n_sinks && !rc; s++)
+            if (!t->sinks[s].layout_dir && atomic_load(&t->in_place[s]) == t->n_sel)
+                rc = kf_build_check_first_tag(plan, t, s, r->digest, err);
+        if (rc)
+            goto out;
         top = index.data;
         top_len = index.len;
         top_mt = mt;

@@ -71,7 +71,10 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
  * the tags step PUTs by tag) skips registry sinks. */
 int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, const void *data, size_t len,
                           int top, char *err) KF_MUST_CHECK;
-/* The tag the top manifest is pushed under first ("latest" by default). */
-const char *kf_build_first_tag(const struct kf_plan *plan);
+/* HEADs the tag the top manifest is pushed under first ("latest" by
+ * default) in registry sink s of t: tag_current[s] says whether it names
+ * digest already (its PUT is then skipped). */
+int kf_build_check_first_tag(const struct kf_plan *plan, struct kf_target *t, size_t s, const char *digest,
+                             char *err) KF_MUST_CHECK;
 
 #endif

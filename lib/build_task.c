@@ -34,9 +34,15 @@ int kf_build_put_manifest(struct kf_target *t, const char *ref, const char *mt, 
     return KF_OK;
 }
 
-const char *kf_build_first_tag(const struct kf_plan *plan)
+int kf_build_check_first_tag(const struct kf_plan *plan, struct kf_target *t, size_t s, const char *digest,
+                             char *err)
 {
-    return plan->o->n_tags ? plan->o->tags[0] : "latest";
+    char there[KF_DIGEST_LEN];
+    const char *tag = plan->o->n_tags ? plan->o->tags[0] : "latest";
+    int rc = kf_reg_manifest_digest(t->sinks[s].reg, &t->sinks[s].dest, tag, there, err);
+    if (!rc)
+        t->tag_current[s] = strcmp(there, digest) == 0;
+    return rc;
 }
 
 /* A registry that holds this very manifest holds its blobs too (it refuses a
@@ -55,11 +61,10 @@ static int find_in_place(struct kf_plan *plan, struct kf_target *t, const char *
         if (sink->layout_dir)
             continue;
         if (t->n_sel == 1) {
-            int rc = kf_reg_manifest_digest(sink->reg, &sink->dest, kf_build_first_tag(plan), there, err);
+            int rc = kf_build_check_first_tag(plan, t, s, digest, err);
             if (rc)
                 return rc;
-            if (strcmp(there, digest) == 0) {
-                t->tag_current[s] = 1;
+            if (t->tag_current[s]) {
                 *in_place |= 1u << s;
                 continue;
             }

@@ -343,6 +343,15 @@ cz_again "$R/again"
 assert_eq "unchanged binary again: same reference" "$FIRST" "$KF_OUT"
 assert_contains "unchanged binary again: the tag already names it" "$R/again/app:latest is already sha256:" "$KF_ERR"
 assert_not_contains "unchanged binary again: nothing tagged" "Tagging" "$KF_ERR"
+# Two platforms: every platform image is in place, and so is the index.
+cz_again "$R/again-index" --platform=linux/amd64,linux/arm64
+assert_kf_ok "two platforms into a new repository"
+FIRST_INDEX=$KF_OUT
+cz_again "$R/again-index" --platform=linux/amd64,linux/arm64
+assert_eq "two platforms again: same index" "$FIRST_INDEX" "$KF_OUT"
+assert_contains "two platforms again: the tag already names the index" \
+  "$R/again-index/app:latest is already ${FIRST_INDEX#*@}" "$KF_ERR"
+assert_not_contains "two platforms again: nothing tagged" "Tagging" "$KF_ERR"
 cz_again "$R/again" -t v2
 assert_contains "a new tag for a pushed image is written" "Tagging $R/again/app:v2" "$KF_ERR"
 assert_eq "the new tag names the image" "${FIRST#*@}" \
