@@ -14,6 +14,30 @@ void kf_hex(const unsigned char *bytes, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int kf_hex_lower(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (hex_value(s[i]) < 0)
+            return 0;
+    return 1;
+}
+
+int kf_unhex(const char *hex, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hi < 0 ? -1 : hex_value(hex[2 * i + 1]);
+        if (lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
 int kf_sha256_init(struct kf_sha256 *h)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -68,9 +92,5 @@ int kf_digest_valid(const char *s)
     if (strncmp(s, "sha256:", 7) != 0)
         return 0;
     s += 7;
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-            return 0;
-    return n == 64;
+    return strnlen(s, 65) == 64 && kf_hex_lower(s, 64);
 }

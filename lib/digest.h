@@ -24,6 +24,11 @@ void kf_sha256_digest(const void *data, size_t len, char out[KF_DIGEST_LEN]);
 void kf_md5_hex(const void *data, size_t len, char out[33]);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void kf_hex(const unsigned char *bytes, size_t n, char *out);
+/* 1 when s[0..n) are all lowercase hex digits. */
+int kf_hex_lower(const char *s, size_t n);
+/* n bytes into out from the 2n lowercase hex digits at hex: 0, or -1 when
+ * one is not such a digit (out is then unspecified). */
+int kf_unhex(const char *hex, size_t n, unsigned char *out);
 /* 1 when s is "sha256:" followed by exactly 64 lowercase hex digits. */
 int kf_digest_valid(const char *s);
 

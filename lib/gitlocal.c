@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "buf.h"
+#include "digest.h"
 
 #define SHA1_HEX 40
 #define SHA1_RAW 20
@@ -25,21 +26,7 @@
 
 static int hex_to_raw(const char *hex, unsigned char raw[SHA1_RAW])
 {
-    for (size_t i = 0; i < SHA1_RAW; i++) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + (size_t)k];
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f')
-                v |= (unsigned)(c - 'a' + 10);
-            else
-                return -1;
-        }
-        raw[i] = (unsigned char)v;
-    }
-    return hex[2 * SHA1_RAW] == 0 ? 0 : -1;
+    return strnlen(hex, SHA1_HEX + 1) == SHA1_HEX ? kf_unhex(hex, SHA1_RAW, raw) : -1;
 }
 
 /* A loose object starts, once inflated, with "<type> <size>\0". */
@@ -213,14 +200,6 @@ static void tags_free(struct tags *t)
     free(t->v);
 }
 
-static int valid_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
 /* Sets name to sha: a loose ref replaces the packed one of the same name. */
 static int tags_put(struct tags *t, const char *name, size_t name_len, const char *sha)
 {
@@ -268,7 +247,7 @@ static int read_packed_tags(const char *mirror, struct tags *t, char *err)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = nl ? nl : end;
         size_t n = (size_t)(line_end - p);
-        if (n > SHA1_HEX + 1 + 10 && p[SHA1_HEX] == ' ' && valid_hex(p, SHA1_HEX) &&
+        if (n > SHA1_HEX + 1 + 10 && p[SHA1_HEX] == ' ' && kf_hex_lower(p, SHA1_HEX) &&
             memcmp(p + SHA1_HEX + 1, "refs/tags/", 10) == 0)
             rc = tags_put(t, p + SHA1_HEX + 1, n - SHA1_HEX - 1, p);
         p = nl ? nl + 1 : end;
@@ -315,7 +294,7 @@ static int read_loose_tags(const char *mirror, const char *rel, int depth, struc
             continue;
         size_t got = fread(sha, 1, SHA1_HEX, f);
         fclose(f);
-        if (got == SHA1_HEX && valid_hex(sha, SHA1_HEX) && (rc = tags_put(t, child, strlen(child), sha)))
+        if (got == SHA1_HEX && kf_hex_lower(sha, SHA1_HEX) && (rc = tags_put(t, child, strlen(child), sha)))
             rc = kf_fail(err, rc, "%s: too many tags or out of memory", mirror);
     }
     closedir(d);
@@ -361,7 +340,7 @@ int kf_gitlocal_borrow(const char *mirror, const char *sha, const char *dest_dir
     char path[4200];
     int rc;
     kf_buf_init(&text, REFS_MAX);
-    if (mirror[0] != '/' || strlen(sha) != SHA1_HEX || !valid_hex(sha, SHA1_HEX)) {
+    if (mirror[0] != '/' || strlen(sha) != SHA1_HEX || !kf_hex_lower(sha, SHA1_HEX)) {
         rc = kf_fail(err, KF_EINTERNAL, "kf_gitlocal_borrow: needs an absolute mirror path and a SHA-1");
         goto out;
     }

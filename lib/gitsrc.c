@@ -144,9 +144,8 @@ int kf_git_validate_commit(const char *sha, char *err)
     size_t len = sha ? strnlen(sha, 65) : 0;
     if (len != 40 && len != 64)
         return kf_fail(err, KF_EINVAL, "git commit must be 40 or 64 hex digits");
-    for (size_t i = 0; i < len; i++)
-        if (!isdigit((unsigned char)sha[i]) && !(sha[i] >= 'a' && sha[i] <= 'f'))
-            return kf_fail(err, KF_EINVAL, "git commit must be lowercase hex");
+    if (!kf_hex_lower(sha, len))
+        return kf_fail(err, KF_EINVAL, "git commit must be lowercase hex");
     return KF_OK;
 }
 

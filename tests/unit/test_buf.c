@@ -75,6 +75,26 @@ Test(digest, known_vectors)
     cr_expect(!kf_digest_valid("sha256:ba78"));
     cr_expect(!kf_digest_valid("sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
     cr_expect(!kf_digest_valid("sha256:../../etc/passwd"));
+    cr_expect(!kf_digest_valid("sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0"));
+}
+
+Test(digest, hex_lower_and_unhex)
+{
+    unsigned char raw[4];
+    cr_expect(kf_hex_lower("0123456789abcdef", 16));
+    cr_expect(kf_hex_lower("", 0));
+    cr_expect(!kf_hex_lower("00A0", 4), "uppercase is not lowercase hex");
+    cr_expect(!kf_hex_lower("0g", 2));
+    cr_expect(!kf_hex_lower("-1", 2), "a leading '-' (an option to git) is refused");
+    cr_expect(kf_hex_lower("00zz", 2), "only the first n are looked at");
+    cr_assert_eq(kf_unhex("00ff7a10", 4, raw), 0);
+    cr_expect(raw[0] == 0x00 && raw[1] == 0xff && raw[2] == 0x7a && raw[3] == 0x10);
+    cr_expect_eq(kf_unhex("00fF7a10", 4, raw), -1);
+    cr_expect_eq(kf_unhex("00f", 2, raw), -1, "the NUL after an odd digit is not hex");
+    char back[9];
+    kf_hex((const unsigned char[]){0xde, 0xad, 0xbe, 0xef}, 4, back);
+    cr_assert_eq(kf_unhex(back, 4, raw), 0);
+    cr_expect(raw[0] == 0xde && raw[3] == 0xef);
 }
 
 /* Two platforms of one build write the same base layer blob at once: every
