@@ -122,20 +122,32 @@ static int auto_threads(void)
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
 }
 
-/* Run the job on up to `threads` threads, the caller's included. Thread
- * creation failures just leave more work to the others. */
+/* Up to n (at most the chunks) worker threads on the job: how many
+ * started. A failure to create one just leaves more work to the others. */
+static int start_workers(struct job *j, int n, pthread_t tids[MAX_THREADS])
+{
+    int started = 0;
+    for (int t = 0; t < n && (size_t)t < j->n; t++)
+        if (pthread_create(&tids[started], NULL, worker, j) == 0)
+            started++;
+    return started;
+}
+
+static void join_workers(pthread_t tids[MAX_THREADS], int started)
+{
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+}
+
+/* Run the job on up to `threads` threads, the caller's included. */
 static void run_job(struct job *j, int threads)
 {
     pthread_t tids[MAX_THREADS];
-    int started = 0;
     if ((size_t)threads > j->n)
         threads = (int)j->n;
-    for (int t = 1; t < threads; t++)
-        if (pthread_create(&tids[started], NULL, worker, j) == 0)
-            started++;
+    int started = start_workers(j, threads - 1, tids);
     worker(j);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
+    join_workers(tids, started);
 }
 
 /* Appends piece to out and, while emit has not refused once, hands it on. */
@@ -203,10 +215,7 @@ static int gzip_run(const void *data, size_t len, int level, int threads, struct
     if (emit) {
         pthread_mutex_init(&j.lock, NULL);
         pthread_cond_init(&j.cond, NULL);
-        for (int t = 0; t < threads && (size_t)t < j.n; t++)
-            if (pthread_create(&tids[started], NULL, worker, &j) == 0)
-                started++;
-        if (!started)
+        if (!(started = start_workers(&j, threads, tids)))
             worker(&j);
     }
     for (size_t i = 0; i < j.n && !rc; i++) {
@@ -225,8 +234,7 @@ static int gzip_run(const void *data, size_t len, int level, int threads, struct
         rc = put_piece(out, c->out, c->out_len, emit, ctx, &emitting);
     }
     if (emit) {
-        for (int t = 0; t < started; t++)
-            pthread_join(tids[t], NULL);
+        join_workers(tids, started);
         pthread_mutex_destroy(&j.lock);
         pthread_cond_destroy(&j.cond);
     }
