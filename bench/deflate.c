@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
+#include "bench_time.h"
 #include "buf.h"
 #include "deflate.h"
 
@@ -29,19 +29,6 @@ struct run {
     atomic_size_t next;
     atomic_int failed;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int zlib_chunk(const unsigned char *in, size_t len, size_t dict, int last, unsigned char *out, size_t cap,
                       size_t *out_len)
@@ -100,14 +87,14 @@ static double run_once(const unsigned char *data, size_t len, size_t chunk, int 
         goto out;
     pthread_t tids[8];
     int started = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int k = 1; k < threads && k < 8; k++)
         if (pthread_create(&tids[started], NULL, worker, &r) == 0)
             started++;
     worker(&r);
     for (int k = 0; k < started; k++)
         pthread_join(tids[k], NULL);
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
     if (atomic_load(&r.failed)) {
         t = -1;
         goto out;
@@ -152,8 +139,7 @@ static double median_run(const unsigned char *data, size_t len, size_t chunk, in
     for (int k = 0; k < rounds; k++)
         if ((times[k] = run_once(data, len, chunk, use_zlib, threads, size)) < 0)
             return -1;
-    qsort(times, (size_t)rounds, sizeof *times, cmp_double);
-    return rounds % 2 ? times[rounds / 2] : (times[rounds / 2 - 1] + times[rounds / 2]) / 2;
+    return bench_median(times, rounds);
 }
 
 int main(int argc, char **argv)

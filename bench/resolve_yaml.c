@@ -11,31 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <yaml.h>
 
+#include "bench_time.h"
 #include "buf.h"
 #include "digest.h"
 #include "resolve.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* A Deployment (with comments, flow style, a block scalar and quoting) per
  * document; every docs_per_ref-th names one of paths import paths. */
@@ -204,9 +185,9 @@ static int run(const char *file, int rounds, int peers)
         o.limits.max_input = (size_t)1 << 30;
         struct kf_resolve_input input = {file, in.data, in.len};
         struct kf_resolve_result res;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int rc = kf_resolve_with(&o, &input, 1, &res, err);
-        t_resolve[r] = now_s() - t0;
+        t_resolve[r] = bench_now_s() - t0;
         if (rc) {
             fprintf(stderr, "resolve: %s\n%s", err, res.errors ? res.errors : "");
             kf_resolve_result_free(&res);
@@ -223,20 +204,20 @@ static int run(const char *file, int rounds, int peers)
         if (!peers)
             continue;
         copy.len = 0;
-        t0 = now_s();
+        t0 = bench_now_s();
         if (kf_buf_append(&copy, in.data, in.len))
             return 1;
-        t_copy[r] = now_s() - t0;
+        t_copy[r] = bench_now_s() - t0;
 
         out.len = 0;
-        t0 = now_s();
+        t0 = bench_now_s();
         if (reserialise(in.data, in.len, &out)) {
             fprintf(stderr, "libyaml parse + emit failed\n");
             return 1;
         }
-        t_emit[r] = now_s() - t0;
+        t_emit[r] = bench_now_s() - t0;
     }
-    double tr = median(t_resolve, rounds), tc = median(t_copy, rounds), te = median(t_emit, rounds);
+    double tr = bench_median(t_resolve, rounds), tc = bench_median(t_copy, rounds), te = bench_median(t_emit, rounds);
     if (!peers) {
         printf("kofarm resolve, YAML handling: %.1f ms, %.1f MB/s\n", tr * 1e3, mb / tr);
         return 0;
