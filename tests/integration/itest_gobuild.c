@@ -18,6 +18,7 @@
 #include "gobuild.h"
 #include "golocal.h"
 #include "spawn.h"
+#include "../testfiles.h"
 
 #define FIXTURE KF_SOURCE_DIR "/tests/fixtures/hello"
 #define GREETING "hello from kofarm\nhi from kodata\n"
@@ -490,21 +491,6 @@ Test(gobuild_it, go_env_json)
     cr_expect_null(kv);
 }
 
-static void put(const char *root, const char *rel, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", root, rel);
-    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-        *p = 0;
-        mkdir(path, 0755);
-        *p = '/';
-    }
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* What real go list says, in one line, or "" when it fails. */
 static char *go_says(const char *dir, const char *arg)
 {
@@ -546,18 +532,18 @@ Test(gobuild_it, list_local_matches_go)
 {
     char *m = tmp_path("mod");
     mkdir(m, 0755);
-    put(m, "go.mod", "// a comment first\nmodule \"example.com/loc\" // trailing\n\ngo 1.19\n");
-    put(m, "main.go", "/* block\n comment */ package main\n\nfunc main() {}\n");
-    put(m, "cmd/app/z.go", "package main\n\nfunc main() {}\n");
-    put(m, "cmd/app/a.go", "// +build linux\n\n//go:build linux\n\npackage main\n");
-    put(m, "cmd/app/a_test.go", "package main_test\n");
-    put(m, "cmd/app/_skip.go", "package other\n");
-    put(m, "lib/l.go", "package lib\n");
-    put(m, "mixed/a.go", "package main\n\nfunc main() {}\n");
-    put(m, "mixed/b.go", "package notmain\n");
-    put(m, "nested/go.mod", "module example.com/nested\n");
-    put(m, "nested/cmd/x.go", "package main\n\nfunc main() {}\n");
-    put(m, "testdata/t/main.go", "package main\n\nfunc main() {}\n");
+    test_put_file(m, "go.mod", "// a comment first\nmodule \"example.com/loc\" // trailing\n\ngo 1.19\n");
+    test_put_file(m, "main.go", "/* block\n comment */ package main\n\nfunc main() {}\n");
+    test_put_file(m, "cmd/app/z.go", "package main\n\nfunc main() {}\n");
+    test_put_file(m, "cmd/app/a.go", "// +build linux\n\n//go:build linux\n\npackage main\n");
+    test_put_file(m, "cmd/app/a_test.go", "package main_test\n");
+    test_put_file(m, "cmd/app/_skip.go", "package other\n");
+    test_put_file(m, "lib/l.go", "package lib\n");
+    test_put_file(m, "mixed/a.go", "package main\n\nfunc main() {}\n");
+    test_put_file(m, "mixed/b.go", "package notmain\n");
+    test_put_file(m, "nested/go.mod", "module example.com/nested\n");
+    test_put_file(m, "nested/cmd/x.go", "package main\n\nfunc main() {}\n");
+    test_put_file(m, "testdata/t/main.go", "package main\n\nfunc main() {}\n");
     char *link = tmp_path("mod/linked");
     cr_assert_eq(symlink("cmd/app", link), 0);
 
@@ -581,7 +567,7 @@ Test(gobuild_it, list_local_matches_go)
     expect_local(m, "example.com/locx/cmd/app", 0);
     char *sub = tmp_path("mod/cmd");
     expect_local(sub, "./app", 0);            /* go.mod is not in the working directory */
-    put(m, "go.work", "go 1.19\n\nuse .\n");
+    test_put_file(m, "go.work", "go 1.19\n\nuse .\n");
     expect_local(m, "./cmd/app", 0);          /* a workspace */
     free(sub);
     free(link);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "koconfig.h"
+#include "../testfiles.h"
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -358,17 +359,7 @@ static char tmp[64];
 
 static void write_file(const char *rel, const char *text)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmp, rel);
-    for (char *p = path + strlen(tmp) + 1; (p = strchr(p, '/')); p++) {
-        *p = 0;
-        mkdir(path, 0755);
-        *p = '/';
-    }
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
+    test_put_file(tmp, rel, text);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
