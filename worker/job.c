@@ -237,6 +237,23 @@ static int resolve_and_reuse(struct job_run *j, int *reused)
     return 0;
 }
 
+void wk_build_opts_fill(struct kf_build_opts *o, const struct wk_config *cfg, const char *src,
+                        const volatile int *cancel)
+{
+    o->workdir = src;
+    if (!o->repo)
+        o->repo = cfg->repo;
+    if (!o->default_base)
+        o->default_base = cfg->default_base;
+    o->source_date_epoch = -1;
+    o->kodata_date_epoch = -1;
+    o->layer_cache_dir = cfg->layers_dir;
+    o->builds_elsewhere = cfg->concurrency > 1 ? cfg->concurrency - 1 : 0;
+    o->reg.insecure_hosts = cfg->insecure_hosts;
+    o->reg.cancel = cancel;
+    o->cancel = cancel;
+}
+
 static int build(struct job_run *j)
 {
     char err[KF_ERRLEN] = "";
@@ -248,18 +265,7 @@ static int build(struct job_run *j)
     int rc = kf_jobspec_to_build_opts(j->job->spec, &o, &hold, err);
     if (rc)
         return fail_rc(j, rc, 0, err);
-    o.workdir = j->src;
-    if (!o.repo)
-        o.repo = j->cfg->repo;
-    if (!o.default_base)
-        o.default_base = j->cfg->default_base;
-    o.source_date_epoch = -1;
-    o.kodata_date_epoch = -1;
-    o.layer_cache_dir = j->cfg->layers_dir;
-    o.builds_elsewhere = j->cfg->concurrency > 1 ? j->cfg->concurrency - 1 : 0;
-    o.reg.insecure_hosts = j->cfg->insecure_hosts;
-    o.reg.cancel = &j->s->cancel;
-    o.cancel = &j->s->cancel;
+    wk_build_opts_fill(&o, j->cfg, j->src, &j->s->cancel);
     if (!o.repo) {
         kf_jobspec_opts_free(&hold);
         return fail_with(j, "bad_request", 0, "the job names no repo and the worker has no KOFARM_REPO");

@@ -105,18 +105,7 @@ int wk_resolve(const struct wk_resolve_job *job, struct wk_resolve_out *out, cha
         return rc;
     struct kf_build_opts *o = &ro.build;
     const struct wk_config *cfg = job->cfg;
-    o->workdir = job->src;
-    if (!o->repo)
-        o->repo = cfg->repo;
-    if (!o->default_base)
-        o->default_base = cfg->default_base;
-    o->source_date_epoch = -1;
-    o->kodata_date_epoch = -1;
-    o->layer_cache_dir = cfg->layers_dir;
-    o->builds_elsewhere = cfg->concurrency > 1 ? cfg->concurrency - 1 : 0;
-    o->reg.insecure_hosts = cfg->insecure_hosts;
-    o->reg.cancel = job->cancel;
-    o->cancel = job->cancel;
+    wk_build_opts_fill(o, cfg, job->src, job->cancel);
     if (!o->repo) {
         rc = kf_fail(err, KF_EINVAL, "the job names no repo and the worker has no KOFARM_REPO");
         goto out;

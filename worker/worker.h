@@ -101,6 +101,14 @@ void wk_slot_stop(struct wk_slot *s, int why);
  * the job, sets s->done and wakes the main loop. */
 void *wk_job_thread(void *slot);
 
+/* The worker's part of a build or resolve job's options (job.c): the
+ * checkout, its repo and base where the job names none, no epochs, its
+ * layer cache, its other slots (sharing go's memory limit), registries and
+ * cancel. */
+struct kf_build_opts;
+void wk_build_opts_fill(struct kf_build_opts *o, const struct wk_config *cfg, const char *src,
+                        const volatile int *cancel);
+
 /* Opens a connection, retrying every second while the database is
  * unreachable until give_up(ctx) says so (give_up NULL: one try). */
 int wk_db_open(const struct wk_config *cfg, const char *app, int (*give_up)(void *ctx), void *ctx,
