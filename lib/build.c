@@ -368,6 +368,7 @@ static int run_pool(struct kf_plan *plan, int jobs, char *err)
     plan->unstarted = pl.n_tasks;
     pthread_mutex_init(&plan->slot_lock, NULL);
     pthread_cond_init(&plan->slot_free, NULL);
+    kf_pushset_init(&plan->pushed);
     size_t nthreads = 2 * builds < pl.n_tasks ? 2 * builds : pl.n_tasks;
     pthread_t *threads = calloc(nthreads ? nthreads : 1, sizeof *threads);
     size_t started = 0;
@@ -385,6 +386,7 @@ static int run_pool(struct kf_plan *plan, int jobs, char *err)
     pthread_mutex_destroy(&pl.lock);
     pthread_cond_destroy(&plan->slot_free);
     pthread_mutex_destroy(&plan->slot_lock);
+    kf_pushset_free(&plan->pushed);
     if (pl.rc)
         return kf_fail(err, pl.rc, "%s", pl.err);
     return KF_OK;

@@ -12,6 +12,7 @@
 #include "image.h"
 #include "koconfig.h"
 #include "layer.h"
+#include "pushset.h"
 #include "sink.h"
 
 #define KF_MAX_SINKS 3
@@ -63,6 +64,7 @@ struct kf_plan {
     pthread_cond_t slot_free;
     size_t slots;
     size_t unstarted;                /* go builds not yet given a slot (under slot_lock) */
+    struct kf_pushset pushed;        /* blobs sent to registries by this build's tasks */
 };
 
 /* Build and publish (by digest) the platform image sel[k] of target t. */

@@ -82,6 +82,7 @@ static int find_in_place(struct kf_plan *plan, struct kf_target *t, const char *
 
 /* One blob for one sink: our own bytes, or a base layer to mount or copy. */
 struct blob_job {
+    struct kf_pushset *pushed;  /* the build's blobs sent to registries */
     struct kf_sink *sink;
     const struct kf_ref *base;  /* base layer when set */
     struct kf_reg_upload *session; /* an upload session opened for it early, or NULL */
@@ -97,10 +98,24 @@ struct blob_job {
 static void *blob_thread(void *arg)
 {
     struct blob_job *b = arg;
+    char *key = NULL;
     kf_log_set_thread_sink(b->log_fn, b->log_ctx);
-    b->rc = b->base      ? kf_sink_copy_base_blob(b->sink, b->base, b->digest, b->len, b->err)
-            : b->session ? kf_reg_upload_blob(b->sink->reg, b->session, b->digest, b->data, b->len, b->err)
-                         : kf_sink_put_blob(b->sink, b->digest, b->data, b->len, b->err);
+    /* Once per repository and build: another platform may be sending this
+     * very blob (kodata, a base's data layer), see pushset.h. */
+    if (!b->sink->layout_dir &&
+        asprintf(&key, "%s/%s@%s", b->sink->dest.registry, b->sink->dest.repository, b->digest) < 0)
+        key = NULL;
+    int claim = key ? kf_pushset_claim(b->pushed, key) : KF_PUSH_MINE;
+    if (claim == KF_PUSH_THERE) {
+        b->rc = KF_OK;
+    } else {
+        b->rc = b->base      ? kf_sink_copy_base_blob(b->sink, b->base, b->digest, b->len, b->err)
+                : b->session ? kf_reg_upload_blob(b->sink->reg, b->session, b->digest, b->data, b->len, b->err)
+                             : kf_sink_put_blob(b->sink, b->digest, b->data, b->len, b->err);
+        if (claim == KF_PUSH_MINE && key)
+            kf_pushset_done(b->pushed, key, b->rc == KF_OK);
+    }
+    free(key);
     return NULL;
 }
 
@@ -151,10 +166,10 @@ static void *early_upload_thread(void *arg)
 }
 
 /* Blobs then the manifest into every sink that does not hold it already. */
-static int publish_platform(struct kf_target *t, const struct kf_base_image *bi, const struct kf_layer *bin,
-                            const struct kf_blob_desc *cfg_desc, const struct kf_buf *config,
-                            const struct kf_buf *manifest, const char *digest, unsigned in_place,
-                            const struct early_upload *early, char *err)
+static int publish_platform(struct kf_plan *plan, struct kf_target *t, const struct kf_base_image *bi,
+                            const struct kf_layer *bin, const struct kf_blob_desc *cfg_desc,
+                            const struct kf_buf *config, const struct kf_buf *manifest, const char *digest,
+                            unsigned in_place, const struct early_upload *early, char *err)
 {
     int rc = KF_OK;
     json_t *layers = bi->manifest ? json_object_get(bi->manifest, "layers") : NULL;
@@ -186,6 +201,7 @@ static int publish_platform(struct kf_target *t, const struct kf_base_image *bi,
         jobs[n++] = (struct blob_job){.sink = sink, .digest = cfg_desc->digest, .data = config->data,
                                       .len = config->len};
         for (i = 0; i < n; i++) {
+            jobs[i].pushed = &plan->pushed;
             jobs[i].log_fn = log_fn;
             jobs[i].log_ctx = log_ctx;
         }
@@ -446,7 +462,7 @@ int kf_build_task_run(struct kf_plan *plan, struct kf_target *t, size_t k, char 
         if (rc)
             goto out;
     }
-    rc = publish_platform(t, &bi, &bin, &cfg_desc, &config, &manifest, digest, in_place, &early, err);
+    rc = publish_platform(plan, t, &bi, &bin, &cfg_desc, &config, &manifest, digest, in_place, &early, err);
     if (rc)
         goto out;
     for (size_t s = 0; s < t->n_sinks; s++)
